@@ -1,0 +1,137 @@
+"""The ``packwatch`` command: one entry point that starts any part of the system.
+
+    packwatch infra up [--timescale-compat] | down | status [--json]
+    packwatch run              the local stack and every service, until Ctrl-C
+
+Each later part registers its subcommand in :data:`SERVICES` below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from pydantic import ValidationError
+
+from services.core.settings import CoreSettings
+from services.stack import local
+from services.stack.proc import StackError
+
+# Long-running services that `packwatch run` starts, in start order: name → argv.
+SERVICES: dict[str, list[str]] = {}
+
+
+def _settings() -> CoreSettings:
+    try:
+        return CoreSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"packwatch: bad settings:\n{exc}") from exc
+
+
+def _print_report(report: dict[str, str]) -> None:
+    for part, what in report.items():
+        print(f"{part:>16}: {what}", flush=True)
+
+
+def cmd_infra(args: argparse.Namespace) -> int:
+    stack = local.LocalStack.from_settings(_settings())
+    if args.action == "up":
+        _print_report(local.up(stack, timescale_compat=args.timescale_compat))
+    elif args.action == "down":
+        _print_report(local.down(stack))
+    else:
+        st = local.status(stack)
+        if args.json:
+            print(json.dumps(st, sort_keys=True))
+        else:
+            for part, info in st.items():
+                state = {True: "running", False: "stopped", None: "external"}[info.get("running")]
+                detail = ", ".join(f"{k}={v}" for k, v in info.items() if k != "running")
+                print(f"{part:>16}: {state} ({detail})")
+        wanted = [info.get("running") for info in st.values()]
+        return 1 if False in wanted else 0
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Bring the stack up, start every service, wait for Ctrl-C, stop what was started."""
+    stack = local.LocalStack.from_settings(_settings())
+    _print_report(local.up(stack))
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    exe = [sys.executable, "-m", "services.cli"]
+    try:
+        for name, argv in SERVICES.items():
+            children[name] = subprocess.Popen([*exe, *argv])  # noqa: S603
+            print(f"{name:>16}: started (pid {children[name].pid})", flush=True)
+        print("packwatch is running; press Ctrl-C to stop.", flush=True)
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"{name:>16}: exited with {child.returncode}", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for name, child in children.items():
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            print(f"{name:>16}: stopped", flush=True)
+        if not args.keep_infra:
+            _print_report(local.down(stack))
+    return 0
+
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="packwatch", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    infra = sub.add_parser("infra", help="the local Kafka broker and PostgreSQL server")
+    infra.add_argument("action", choices=["up", "down", "status"])
+    infra.add_argument("--timescale-compat", action="store_true",
+                       help="also start the TimescaleDB compatibility target (up)")
+    infra.add_argument("--json", action="store_true", help="status as one JSON line")
+    infra.set_defaults(func=cmd_infra)
+
+    run = sub.add_parser("run", help="the local stack and every service, until Ctrl-C")
+    run.add_argument("--keep-infra", action="store_true",
+                     help="leave Kafka and PostgreSQL running on exit")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except StackError as exc:
+        print(f"packwatch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""aiokafka producer and consumer lifecycles with packwatch's defaults.
+
+Producers are idempotent with ``acks=all`` (a retried send never duplicates);
+consumers never auto-commit: a service commits an offset only after the work
+for that message is durable (the database transaction committed, or the
+produced message acknowledged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def open_producer(
+    bootstrap: str,
+    *,
+    close_timeout_s: float = 10.0,
+    **overrides: Any,
+) -> AsyncIterator[AIOKafkaProducer]:
+    """An idempotent producer for the lifetime of the block; flushed and closed on exit."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "max_batch_size": 1024 * 1024,
+        "compression_type": None,
+        "request_timeout_ms": 30000,
+    }
+    options.update(overrides)
+    producer = AIOKafkaProducer(**options)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        try:
+            await asyncio.wait_for(producer.stop(), close_timeout_s)
+        except TimeoutError:
+            log.warning("kafka_producer_close_timeout", timeout_s=close_timeout_s)
+
+
+@asynccontextmanager
+async def open_consumer(
+    bootstrap: str,
+    topics: Sequence[str],
+    *,
+    group_id: str | None,
+    close_timeout_s: float = 10.0,
+    **overrides: Any,
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer subscribed to ``topics`` with auto-commit off.
+
+    ``auto_offset_reset`` defaults to ``earliest``: a new group reads what is
+    already in the topic rather than silently skipping it.
+    """
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_interval_ms": 300000,
+        "session_timeout_ms": 30000,
+        "heartbeat_interval_ms": 3000,
+        "isolation_level": "read_committed",
+    }
+    options.update(overrides)
+    consumer = AIOKafkaConsumer(*topics, **options)
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        try:
+            await asyncio.wait_for(consumer.stop(), close_timeout_s)
+        except TimeoutError:
+            log.warning("kafka_consumer_close_timeout", timeout_s=close_timeout_s)
