@@ -30,9 +30,7 @@ class TopicSpec:
 CAN_RAW = TopicSpec(
     "telemetry.can.v1", 12, 2 * DAY_MS, "CAN frames bundled per bus-second, from the TCU"
 )
-PACK_SAMPLES = TopicSpec(
-    "telemetry.pack.v1", 12, 7 * DAY_MS, "decoded PackSample per bus-second"
-)
+PACK_SAMPLES = TopicSpec("telemetry.pack.v1", 12, 7 * DAY_MS, "decoded PackSample per bus-second")
 DLQ = TopicSpec(
     "telemetry.dlq.v1", 3, 30 * DAY_MS, "messages that failed decoding or validation, with reason"
 )

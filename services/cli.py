@@ -1,6 +1,6 @@
 """The ``packwatch`` command: one entry point that starts any part of the system.
 
-    packwatch infra up [--timescale-compat] | down | status [--json]
+    packwatch infra up [--timescale-compat] | down | status [--json] | topics
     packwatch run              the local stack and every service, until Ctrl-C
 
 Each later part registers its subcommand in :data:`SERVICES` below.
@@ -9,6 +9,7 @@ Each later part registers its subcommand in :data:`SERVICES` below.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 from services.core.settings import CoreSettings
-from services.stack import local
+from services.stack import kafka, local
 from services.stack.proc import StackError
 
 # Long-running services that `packwatch run` starts, in start order: name → argv.
@@ -41,7 +42,10 @@ def _print_report(report: dict[str, str]) -> None:
 
 def cmd_infra(args: argparse.Namespace) -> int:
     stack = local.LocalStack.from_settings(_settings())
-    if args.action == "up":
+    if args.action == "topics":
+        created = asyncio.run(kafka.ensure_topics(stack.bootstrap))
+        print(f"topics: {'created ' + ', '.join(created) if created else 'all present'}")
+    elif args.action == "up":
         _print_report(local.up(stack, timescale_compat=args.timescale_compat))
     elif args.action == "down":
         _print_report(local.down(stack))
@@ -107,15 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     infra = sub.add_parser("infra", help="the local Kafka broker and PostgreSQL server")
-    infra.add_argument("action", choices=["up", "down", "status"])
-    infra.add_argument("--timescale-compat", action="store_true",
-                       help="also start the TimescaleDB compatibility target (up)")
+    infra.add_argument(
+        "action",
+        choices=["up", "down", "status", "topics"],
+        help="topics: create the declared topics on the configured broker (external too)",
+    )
+    infra.add_argument(
+        "--timescale-compat",
+        action="store_true",
+        help="also start the TimescaleDB compatibility target (up)",
+    )
     infra.add_argument("--json", action="store_true", help="status as one JSON line")
     infra.set_defaults(func=cmd_infra)
 
     run = sub.add_parser("run", help="the local stack and every service, until Ctrl-C")
-    run.add_argument("--keep-infra", action="store_true",
-                     help="leave Kafka and PostgreSQL running on exit")
+    run.add_argument(
+        "--keep-infra", action="store_true", help="leave Kafka and PostgreSQL running on exit"
+    )
     run.set_defaults(func=cmd_run)
     return parser
 

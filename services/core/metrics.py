@@ -51,10 +51,9 @@ async def serve_metrics(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server  # aiohttp keeps the asyncio server here; the bound port lives on it
-    bound = port
-    if server is not None and getattr(server, "sockets", None):
-        bound = server.sockets[0].getsockname()[1]
+    # aiohttp keeps the asyncio server on the site; with port 0 the bound port lives there.
+    sockets = getattr(site._server, "sockets", None) or []
+    bound = int(sockets[0].getsockname()[1]) if sockets else port
     try:
         yield bound
     finally:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import structlog
 
@@ -31,7 +31,7 @@ def install_stop_event(loop: asyncio.AbstractEventLoop | None = None) -> asyncio
 
 
 async def run_until_stopped(
-    main: Callable[[asyncio.Event], Awaitable[T]], *, timeout_s: float
+    main: Callable[[asyncio.Event], Coroutine[Any, Any, T]], *, timeout_s: float
 ) -> T | None:
     """Run ``main(stop)``; after ``stop`` is set, allow it ``timeout_s`` to finish.
 
@@ -40,7 +40,7 @@ async def run_until_stopped(
     process past its orchestrator's kill deadline.
     """
     stop = install_stop_event()
-    task = asyncio.create_task(main(stop))
+    task: asyncio.Task[T] = asyncio.create_task(main(stop))
     stop_wait = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
@@ -49,5 +49,5 @@ async def run_until_stopped(
     try:
         return await asyncio.wait_for(task, timeout_s)
     except TimeoutError:
-        log.error("shutdown_timeout", timeout_s=timeout_s)
+        log.error("shutdown_timeout", timeout_s=timeout_s)  # noqa: TRY400 - no traceback to show
         return None

@@ -63,12 +63,18 @@ def ensure_jars(cfg: KafkaConfig) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise StackError("Maven (mvn) is needed to fetch Kafka's jars; install it first")
-    print(f"kafka: resolving Apache Kafka {KAFKA_VERSION} jars with Maven (first run only)…",
-          flush=True)
+    print(
+        f"kafka: resolving Apache Kafka {KAFKA_VERSION} jars with Maven (first run only)…",
+        flush=True,
+    )
     cfg.libs.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(  # noqa: S603
         [
-            mvn, "-B", "-q", "-f", str(POM),
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
             f"-Dmaven.repo.local={cfg.cache_dir / 'm2'}",
             "dependency:copy-dependencies",
             f"-DoutputDirectory={cfg.libs}",
@@ -130,9 +136,17 @@ def _format_storage(cfg: KafkaConfig, props: Path) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     result = subprocess.run(  # noqa: S603
         [
-            _java(), "-Xmx256m", "-cp", _classpath(cfg),
+            _java(),
+            "-Xmx256m",
+            "-cp",
+            _classpath(cfg),
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
         ],
         capture_output=True,
         text=True,
@@ -161,11 +175,18 @@ def start(cfg: KafkaConfig, *, timeout: float = 90.0) -> bool:
     _format_storage(cfg, props)
     proc.start(
         [
-            _java(), f"-Xmx{cfg.heap}", f"-Xms{cfg.heap}", "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            _java(),
+            f"-Xmx{cfg.heap}",
+            f"-Xms{cfg.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
             f"-Dkafka.logs.dir={cfg.home / 'logs'}",
-            "-cp", _classpath(cfg), "kafka.Kafka", str(props),
+            "-cp",
+            _classpath(cfg),
+            "kafka.Kafka",
+            str(props),
         ]
     )
     _wait_ready(cfg, timeout=timeout)
@@ -184,18 +205,19 @@ def _wait_ready(cfg: KafkaConfig, *, timeout: float) -> None:
     asyncio.run(_wait_metadata(cfg.bootstrap, timeout))
 
 
-async def _wait_metadata(bootstrap: str, timeout: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_metadata(bootstrap: str, limit_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
             await admin.start()
             await admin.describe_cluster()
-            return
         except KafkaError as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise StackError(f"kafka at {bootstrap} does not answer: {exc!r}") from exc
             await asyncio.sleep(0.5)
+        else:
+            return
         finally:
             await admin.close()
 

@@ -151,8 +151,14 @@ def start(cfg: PostgresConfig, *, timeout: float = 60.0) -> bool:
         print("postgres: initialising a new data folder…", flush=True)
         result = subprocess.run(  # noqa: S603
             [
-                _bin("initdb"), "-D", str(cfg.pgdata), "--auth=trust", "--encoding=UTF8",
-                "--locale=C", "-U", "postgres",
+                _bin("initdb"),
+                "-D",
+                str(cfg.pgdata),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                "postgres",
             ],
             capture_output=True,
             text=True,
@@ -173,15 +179,19 @@ def start(cfg: PostgresConfig, *, timeout: float = 60.0) -> bool:
             "-c log_min_messages=warning",
         ]
     )
-    _pg_ctl(cfg, ["-w", "-t", str(int(timeout)), "-l", str(cfg.log_file), "-o", options, "start"],
-            user, timeout + 5)
+    _pg_ctl(
+        cfg,
+        ["-w", "-t", str(int(timeout)), "-l", str(cfg.log_file), "-o", options, "start"],
+        user,
+        timeout + 5,
+    )
     wait_until(lambda: port_open("127.0.0.1", cfg.port), timeout=timeout, what="postgres")
     asyncio.run(_ensure_database(cfg, timeout))
     return True
 
 
-async def _ensure_database(cfg: PostgresConfig, timeout: float) -> None:
-    conn = await asyncpg.connect(cfg.dsn("postgres"), timeout=timeout)
+async def _ensure_database(cfg: PostgresConfig, limit_s: float) -> None:
+    conn = await asyncpg.connect(cfg.dsn("postgres"), timeout=limit_s)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
         if not exists:

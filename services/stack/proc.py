@@ -20,6 +20,11 @@ from pathlib import Path
 
 import psutil
 
+# Popen objects of daemons this process started. Kept so that they are not
+# garbage-collected while the daemon runs (Popen warns about that), and so a
+# daemon that exits is reaped instead of lingering as a zombie.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class StackError(RuntimeError):
     """A part of the local stack could not be started, reached or stopped."""
@@ -53,6 +58,10 @@ class ManagedProcess:
         if len(recorded) != 2:
             return None
         pid, started = int(recorded[0]), float(recorded[1])
+        child = _CHILDREN.get(pid)
+        if child is not None and child.poll() is not None:
+            del _CHILDREN[pid]
+            return None
         try:
             proc = psutil.Process(pid)
             if proc.status() == psutil.STATUS_ZOMBIE:
@@ -89,6 +98,7 @@ class ManagedProcess:
                 cwd=cwd,
                 start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         created = psutil.Process(proc.pid).create_time()
         self.pid_file.write_text(f"{proc.pid} {created}\n")
         return proc.pid
@@ -104,11 +114,18 @@ class ManagedProcess:
             os.killpg(pgid, signal.SIGTERM)
         except ProcessLookupError:
             return False
+        child = _CHILDREN.pop(pid, None)
         try:
-            psutil.Process(pid).wait(timeout)
-        except psutil.TimeoutExpired:
+            if child is not None:
+                child.wait(timeout)
+            else:
+                psutil.Process(pid).wait(timeout)
+        except (psutil.TimeoutExpired, subprocess.TimeoutExpired):
             os.killpg(pgid, signal.SIGKILL)
-            psutil.Process(pid).wait(10)
+            if child is not None:
+                child.wait(10)
+            else:
+                psutil.Process(pid).wait(10)
         except psutil.NoSuchProcess:
             pass
         return True

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what packwatch needs from the system's package manager when it is
+# missing: Java 17 and Maven run the local Kafka broker; Node.js and npm run the
+# TimescaleDB compatibility target. Python packages come from pyproject.toml.
+set -euo pipefail
+
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "bootstrap: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: run as root, or install ${missing[*]} yourself" >&2
+    exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: no apt-get here; install ${missing[*]} yourself" >&2
+    exit 1
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
