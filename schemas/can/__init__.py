@@ -17,8 +17,7 @@ from typing import Any
 
 import cantools
 
-from schemas.can.build_dbc import DBC_PATH
-from schemas.can.signals import MessageDef, message_table
+from schemas.can.signals import DBC_PATH, MessageDef, message_table
 
 __all__ = [
     "DBC_PATH",

@@ -11,11 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from decimal import Decimal
-from pathlib import Path
 
-from schemas.can.signals import SOURCE_ADDRESSES, MessageDef, SignalDef, message_table
-
-DBC_PATH = Path(__file__).with_name("packwatch_ebus.dbc")
+from schemas.can.signals import DBC_PATH, SOURCE_ADDRESSES, MessageDef, SignalDef, message_table
 
 # DBC marks a 29-bit identifier by setting bit 31 of the number written after BO_.
 _EXTENDED_FLAG = 0x80000000

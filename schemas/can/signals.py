@@ -22,6 +22,10 @@ Pack current follows COVESA VSS: positive = into the pack (charging).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+#: The generated, checked-in DBC file.
+DBC_PATH = Path(__file__).with_name("packwatch_ebus.dbc")
 
 #: Largest pack the cell-voltage groups can carry (cells in series).
 MAX_CELLS = 240
@@ -37,6 +41,18 @@ FAULTS_PER_FRAME = 2
 # Default J1939 source addresses of the sending nodes. Decoding masks the source
 # address, so these only matter for the encoder's defaults and for readers of the DBC.
 SOURCE_ADDRESSES: dict[str, int] = {"BMS": 0xF3, "VCU": 0x27, "TCU": 0x4A}
+
+
+def j1939_na_raw(length: int, signed: bool) -> int | None:
+    """Smallest raw value J1939 reserves for error/not-available in a field, or None.
+
+    Only unsigned 8-, 16- and 32-bit fields carry these indicators; other
+    widths use every raw value for data (or, for 2/4-bit states, name the top
+    value "not_available" in their value table).
+    """
+    if signed:
+        return None
+    return {8: 0xFB, 16: 0xFB00, 32: 0xFB000000}.get(length)
 
 
 @dataclass(frozen=True)
@@ -63,9 +79,7 @@ class SignalDef:
     @property
     def na_raw(self) -> int | None:
         """Smallest raw value that J1939 reserves for error/not-available, or None."""
-        if self.signed or self.is_multiplexer:
-            return None
-        return {8: 0xFB, 16: 0xFB00, 32: 0xFB000000}.get(self.length)
+        return None if self.is_multiplexer else j1939_na_raw(self.length, self.signed)
 
     @property
     def raw_min(self) -> int:
