@@ -1,0 +1,109 @@
+"""Types shared by every packwatch message: enums, timestamps and evidence.
+
+Enums are encoded on the wire by value (small ints for BMS states, lower-case
+strings for event vocabularies), so the JSON stays readable from any language
+and the JSON Schemas list the allowed values.
+
+Adding a member to an enum is a contract change: a reader that does not know
+the new value refuses the whole message. New members therefore arrive with a
+new schema version (see ``schemas/README.md``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Final
+
+import msgspec
+
+#: Version of the message contracts defined in this package.
+SCHEMA_VERSION_V1: Final = 1
+
+#: A timezone-aware instant. The JSON form is RFC 3339 with an offset; producers
+#: write UTC (``Z``). The Struct type itself does not refuse naive datetimes so
+#: that the decoders can report them with their own reason code.
+Timestamp = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="RFC 3339 instant with offset; producers write UTC ('Z')",
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+
+#: One piece of evidence: a reading, a threshold, a label or a short series.
+EvidenceValue = float | int | str | bool | list[float] | None
+
+#: The readings that made a detector fire, by name (e.g. ``"sensor_temp_c"``).
+Evidence = dict[str, EvidenceValue]
+
+
+class ContactorState(enum.IntEnum):
+    """Main contactor state of the pack (J1939 HVESSS1 meaning)."""
+
+    OPEN = 0
+    PRECHARGING = 1
+    CLOSED = 2
+    WELDED = 3
+    ERROR = 4
+
+
+class HvilState(enum.IntEnum):
+    """High-voltage interlock loop: OK means the loop is closed and intact."""
+
+    OK = 0
+    OPEN = 1
+    ERROR = 2
+
+
+class ChargingState(enum.IntEnum):
+    """Charging state of the bus (VSS ``Charging.IsCharging`` refined)."""
+
+    NOT_CONNECTED = 0
+    CONNECTED = 1
+    CHARGING = 2
+    COMPLETE = 3
+    FAULT = 4
+
+
+class Severity(enum.StrEnum):
+    """How urgent an anomaly or alert is, lowest first."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AnomalyKind(enum.StrEnum):
+    """What kind of condition a detector found.
+
+    The first five are the model-backed kinds of the thermal and insulation
+    detectors; the rest are deterministic safety rules.
+    """
+
+    COOLING_FAILURE = "cooling_failure"
+    SELF_HEATING_CELL = "self_heating_cell"
+    CONNECTION_HOT_SPOT = "connection_hot_spot"
+    SENSOR_FAULT = "sensor_fault"
+    INSULATION_FAULT = "insulation_fault"
+    OVER_TEMPERATURE = "over_temperature"
+    TEMPERATURE_RISE_RATE = "temperature_rise_rate"
+    TEMPERATURE_SPREAD = "temperature_spread"
+    COOLANT_DELTA_T = "coolant_delta_t"
+    WEAK_CELL = "weak_cell"
+
+
+class ConditionState(enum.StrEnum):
+    """Whether an anomaly event reports a condition or its end."""
+
+    ACTIVE = "active"
+    CLEARED = "cleared"
+
+
+class AlertState(enum.StrEnum):
+    """Lifecycle state of a maintenance alert."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    AUTO_RESOLVED = "auto_resolved"
