@@ -1,6 +1,7 @@
 """The ``packwatch`` command: one entry point that starts any part of the system.
 
     packwatch infra up [--timescale-compat] | down | status [--json] | topics
+    packwatch db migrate | downgrade | seed --fleet demo | check [--json]
     packwatch run              the local stack and every service, until Ctrl-C
 
 Each later part registers its subcommand in :data:`SERVICES` below.
@@ -20,8 +21,8 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from services.core.settings import CoreSettings
-from services.stack import kafka, local
+from services.core.settings import PROJECT_ROOT, CoreSettings
+from services.stack import kafka, local, postgres
 from services.stack.proc import StackError
 
 # Long-running services that `packwatch run` starts, in start order: name → argv.
@@ -60,6 +61,51 @@ def cmd_infra(args: argparse.Namespace) -> int:
                 print(f"{part:>16}: {state} ({detail})")
         wanted = [info.get("running") for info in st.values()]
         return 1 if False in wanted else 0
+    return 0
+
+
+def _database_dsn(settings: CoreSettings) -> str:
+    """The configured database; the local server is started first when it is the default."""
+    stack = local.LocalStack.from_settings(settings)
+    if stack.postgres is not None:
+        postgres.start(stack.postgres)
+    return settings.dsn
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from schemas.db import migrate
+    from services.core import dbadmin
+
+    settings = _settings()
+    dsn = _database_dsn(settings)
+    if args.action == "migrate":
+        migrate.upgrade(dsn, args.revision or "head")
+        print(f"db: migrated to {args.revision or 'head'}")
+    elif args.action == "downgrade":
+        migrate.downgrade(dsn, args.revision or "base")
+        print(f"db: downgraded to {args.revision or 'base'}")
+    elif args.action == "seed":
+        counts = asyncio.run(dbadmin.seed(dsn, args.fleet, args.buses))
+        print("db: seeded " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    else:
+        rels = asyncio.run(dbadmin.relations(dsn))
+        result: dict[str, object] = {"relations": rels}
+        missing = sorted(dbadmin.expected_relations() - set(rels))
+        if missing:
+            result["missing"] = missing
+        if not args.no_timescale:
+            ts = local.timescale_module()
+            ts.start(settings.state_dir, settings.timescale_compat_port, PROJECT_ROOT)
+            migrate.upgrade(settings.timescale_compat_dsn)
+            result["timescale"] = asyncio.run(
+                dbadmin.timescale_objects(settings.timescale_compat_dsn)
+            )
+        if args.json:
+            print(json.dumps(result, sort_keys=True, default=str))
+        else:
+            for key, value in result.items():
+                print(f"{key}: {value}")
+        return 1 if missing else 0
     return 0
 
 
@@ -123,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     infra.add_argument("--json", action="store_true", help="status as one JSON line")
     infra.set_defaults(func=cmd_infra)
+
+    db = sub.add_parser("db", help="migrate, seed and check the database")
+    db.add_argument("action", choices=["migrate", "downgrade", "seed", "check"])
+    db.add_argument("--revision", help="target revision (migrate: head, downgrade: base)")
+    db.add_argument("--fleet", default="demo", help="seed: which fleet (demo)")
+    db.add_argument("--buses", type=int, default=24, help="seed: how many demo buses")
+    db.add_argument("--json", action="store_true", help="check: one JSON line")
+    db.add_argument(
+        "--no-timescale",
+        action="store_true",
+        help="check: skip migrating and reading the TimescaleDB compatibility target",
+    )
+    db.set_defaults(func=cmd_db)
 
     run = sub.add_parser("run", help="the local stack and every service, until Ctrl-C")
     run.add_argument(

@@ -51,7 +51,7 @@ class LocalStack:
         )
 
 
-def _timescale() -> Any:
+def timescale_module() -> Any:
     # Imported on use: the compatibility target needs Node.js, the rest does not.
     return importlib.import_module("services.stack.timescale_compat")
 
@@ -75,7 +75,7 @@ def up(stack: LocalStack, *, timescale_compat: bool = False) -> dict[str, str]:
     else:
         report["postgres"] = "external (DATABASE_URL)"
     if timescale_compat:
-        _timescale().start(stack.state_dir, stack.timescale_port, PROJECT_ROOT)
+        timescale_module().start(stack.state_dir, stack.timescale_port, PROJECT_ROOT)
         report["timescale-compat"] = f"running on 127.0.0.1:{stack.timescale_port}"
     return report
 
@@ -84,7 +84,7 @@ def down(stack: LocalStack) -> dict[str, str]:
     """Stop every part this machine started; return part → what happened."""
     report: dict[str, str] = {}
     if (stack.state_dir / "timescale-compat.pid").exists():
-        stopped = _timescale().stop(stack.state_dir)
+        stopped = timescale_module().stop(stack.state_dir)
         report["timescale-compat"] = "stopped" if stopped else "was not running"
     if stack.postgres is not None:
         report["postgres"] = "stopped" if postgres.stop(stack.postgres) else "was not running"
@@ -121,5 +121,5 @@ def status(stack: LocalStack) -> dict[str, dict[str, Any]]:
         out["postgres"] = {"running": None, "external": True}
     pid_file = stack.state_dir / "timescale-compat.pid"
     if pid_file.exists():
-        out["timescale-compat"] = _timescale().status(stack.state_dir, stack.timescale_port)
+        out["timescale-compat"] = timescale_module().status(stack.state_dir, stack.timescale_port)
     return out

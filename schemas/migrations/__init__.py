@@ -1,0 +1,1 @@
+"""Alembic migrations of the packwatch database (run with ``packwatch db migrate``)."""

@@ -1,0 +1,112 @@
+"""Migrations, seed and rollups on the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from schemas.db import migrate
+from schemas.db.rollups import AGGREGATES, REFRESH_HOURS_SQL, REFRESH_MINUTES_SQL
+from services.core import dbadmin
+
+pytestmark = pytest.mark.integration
+
+
+async def test_migrations_run_up_down_and_up_again(database: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, database)
+    rels = set(await dbadmin.relations(database))
+    assert dbadmin.expected_relations() <= rels
+    await asyncio.to_thread(migrate.downgrade, database)
+    assert set(await dbadmin.relations(database)) == {"alembic_version"}
+    await asyncio.to_thread(migrate.upgrade, database)
+    assert dbadmin.expected_relations() <= set(await dbadmin.relations(database))
+
+
+async def test_seed_is_idempotent_and_writes_both_designs(database: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, database)
+    first = await dbadmin.seed(database, "demo", buses=12)
+    second = await dbadmin.seed(database, "demo", buses=12)
+    assert first == second
+    conn = await asyncpg.connect(database)
+    try:
+        designs = await conn.fetch("SELECT design_id, chemistry, cell_supplier FROM pack_designs")
+        assert {(r["chemistry"], r["cell_supplier"]) for r in designs} >= {("LFP", "CALB")}
+        assert {r["chemistry"] for r in designs} == {"LFP", "NMC"}
+        assert await conn.fetchval("SELECT count(*) FROM vehicles") == 12
+        assert await conn.fetchval("SELECT count(*) FROM packs WHERE vehicle_id IS NULL") == 0
+    finally:
+        await conn.close()
+    with pytest.raises(ValueError, match="unknown fleet"):
+        await dbadmin.seed(database, "nope")
+
+
+def _row(vehicle: str, ts: datetime, rng: random.Random) -> tuple[object, ...]:
+    v = rng.uniform(600, 700)
+    cells = [rng.uniform(3.1, 3.4) for _ in range(8)]
+    temps = [rng.uniform(20, 40) for _ in range(4)]
+    return (
+        vehicle,
+        ts,
+        int(ts.timestamp()),
+        v,
+        rng.uniform(-300, 200),
+        rng.uniform(10, 90),
+        min(cells),
+        max(cells),
+        min(temps),
+        max(temps),
+        sum(temps) / 4,
+        rng.uniform(0, 60),
+        cells,
+        temps,
+    )
+
+
+INSERT = """INSERT INTO pack_samples (vehicle_id, ts, seq, pack_voltage_v, pack_current_a,
+    soc_pct, cell_voltage_min_v, cell_voltage_max_v, cell_temp_min_c, cell_temp_max_c,
+    cell_temp_mean_c, speed_kmh, cell_voltages, cell_temps)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"""
+
+
+async def test_rollup_refresh_equals_recomputation_from_raw_rows(database: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, database)
+    rng = random.Random(7)
+    start = datetime(2026, 3, 1, 9, 58, 30, tzinfo=UTC)
+    rows = [
+        _row(f"BUS-{b}", start + timedelta(seconds=s), rng) for b in range(3) for s in range(400)
+    ]
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.executemany(INSERT, rows)
+        # Refresh in two halves, as two ingest batches would, with overlapping buckets.
+        for half in (rows[::2], rows[1::2]):
+            vids = [r[0] for r in half]
+            tss = [r[1] for r in half]
+            await conn.execute(REFRESH_MINUTES_SQL, vids, tss)
+            await conn.execute(REFRESH_HOURS_SQL, vids, tss)
+        names = [a.name for a in AGGREGATES]
+        for table, width in (("pack_samples_1m", "1 minute"), ("pack_samples_1h", "1 hour")):
+            stored = await conn.fetch(
+                f"SELECT vehicle_id, bucket, {', '.join(names)} FROM {table} ORDER BY 1, 2"
+            )
+            raw = await conn.fetch(
+                f"""SELECT vehicle_id, date_bin(INTERVAL '{width}', ts,
+                    TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                    {", ".join(f"{a.raw} AS {a.name}" for a in AGGREGATES)}
+                FROM pack_samples GROUP BY 1, 2 ORDER BY 1, 2"""
+            )
+            assert len(stored) == len(raw) > 0
+            for s, r in zip(stored, raw, strict=True):
+                assert (s["vehicle_id"], s["bucket"]) == (r["vehicle_id"], r["bucket"])
+                for n in names:
+                    if r[n] is None:
+                        assert s[n] is None, (table, n)
+                    else:
+                        assert s[n] == pytest.approx(r[n], rel=1e-9, abs=1e-9), (table, n)
+        assert await conn.fetchval("SELECT sum(n) FROM pack_samples_1h") == len(rows)
+    finally:
+        await conn.close()
