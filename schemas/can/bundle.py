@@ -229,8 +229,8 @@ def _fault_frames(cmsg: Any, sigs: tuple[SignalDef, ...], faults: Sequence[tuple
         for j in range(FAULTS_PER_FRAME):
             i = k * FAULTS_PER_FRAME + j
             spn, fmi = faults[i] if i < len(faults) else (0, 0)
-            raw[names["fault_spn", i]] = spn
-            raw[names["fault_fmi", i]] = fmi
+            raw[names["Fault_Spn", i]] = spn
+            raw[names["Fault_Fmi", i]] = fmi
         out.append(cmsg.encode(raw, scaling=False, padding=True, strict=True))
     return out
 

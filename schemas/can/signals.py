@@ -22,6 +22,7 @@ Pack current follows COVESA VSS: positive = into the pack (charging).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 #: The generated, checked-in DBC file.
@@ -71,7 +72,8 @@ class SignalDef:
     signed: bool = False
     is_multiplexer: bool = False
     mux_id: int | None = None
-    #: For multiplexed array members: the array they belong to and their index in it.
+    #: For multiplexed array members: the array (the name without its index digits,
+    #: which is how decoders group them) and the index in it.
     array: str | None = None
     index: int | None = None
     choices: tuple[tuple[int, str], ...] = ()
@@ -226,11 +228,11 @@ def _array_message(
             if kind == "cellv":
                 sigs.append(_s(f"CellVoltage{i:03d}", first_bit + 16 * j, 16, 0.001, 0, 0,
                                64.255, "V", f"Voltage of cell {i} (zero-based).",
-                               mux_id=k, array="cell_voltages", index=i))
+                               mux_id=k, array="CellVoltage", index=i))
             else:
                 sigs.append(_s(f"TempSensor{i:02d}", first_bit + 8 * j, 8, 1, -40, -40, 210,
                                "degC", f"Temperature sensor {i} (zero-based).",
-                               mux_id=k, array="temperatures", index=i))
+                               mux_id=k, array="TempSensor", index=i))
     return MessageDef(name, pgn, "BMS", comment, tuple(sigs))
 
 
@@ -248,9 +250,9 @@ def _fault_message() -> MessageDef:
             base = 16 + 24 * j
             sigs.append(_s(f"Fault_Spn{i:02d}", base, 19, 1, 0, 0, 524287, "",
                            f"SPN of active fault {i} (0 = empty slot).",
-                           mux_id=k, array="fault_spn", index=i))
+                           mux_id=k, array="Fault_Spn", index=i))
             sigs.append(_s(f"Fault_Fmi{i:02d}", base + 19, 5, 1, 0, 0, 31, "",
-                           f"FMI of active fault {i}.", mux_id=k, array="fault_fmi", index=i))
+                           f"FMI of active fault {i}.", mux_id=k, array="Fault_Fmi", index=i))
     return MessageDef("PW_FAULTS", 0xFF12, "BMS",
                       "Active fault codes as J1939 SPN + FMI, packed contiguously "
                       "(not the split DM1 layout); one frame per two faults, at least one.",
@@ -291,8 +293,9 @@ def _vehicle_messages() -> list[MessageDef]:
     ]
 
 
+@cache
 def message_table() -> tuple[MessageDef, ...]:
-    """All parameter groups, in the order they appear in the DBC."""
+    """All parameter groups, in the order they appear in the DBC (built once, immutable)."""
     return (
         *_pack_messages(),
         _array_message("PW_CELLV", 0xFF10, "All cell voltages, 3 per frame, 1 mV/bit.",

@@ -91,6 +91,8 @@ class _Group:
     mux: _Field | None = None
     #: per slot layout: (field, array prefix, lut[mux value] -> array index or -1)
     slots: list[tuple[_Field, str, npt.NDArray[np.int32]]] = field(default_factory=list)
+    #: mux value -> whether the DBC defines any signal for it
+    mux_known: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass
@@ -175,6 +177,10 @@ class VectorDecoder:
         if slots and group.mux is None:
             raise ValueError(f"{msg.name}: multiplexed signals without a multiplexer")
         group.slots = list(slots.values())
+        if group.mux is not None:
+            group.mux_known = np.zeros(1 << group.mux.length, dtype=bool)
+            for _, _, lut in group.slots:
+                group.mux_known |= lut[: 1 << group.mux.length] >= 0
         return group
 
     # -- entry points ---------------------------------------------------------
@@ -279,13 +285,13 @@ class VectorDecoder:
         if spec.mux is None:
             return
         mux = spec.mux.raw(d).astype(np.int64)
+        known = spec.mux_known[mux]
+        if not known.all():  # counted before de-duplication: every ignored frame counts
+            out.unknown_frames += np.bincount(b[~known], minlength=out.n)
+            b, d, mux = b[known], d[known], mux[known]
         keep = _last_of_runs(b * (1 << spec.mux.length) + mux)
         b, d, mux = b[keep], d[keep], mux[keep]
-        known = np.zeros(mux.size, dtype=bool)
         for f, prefix, lut in spec.slots:
             index = lut[mux]
             ok = index >= 0
-            known |= ok
             out.arrays[prefix][b[ok], index[ok]] = f.physical(d[ok])
-        if not known.all():
-            out.unknown_frames += np.bincount(b[~known], minlength=out.n)
