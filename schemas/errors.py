@@ -20,6 +20,7 @@ Hierarchy::
 from __future__ import annotations
 
 import enum
+from typing import ClassVar
 
 
 class RejectReason(enum.StrEnum):
@@ -81,39 +82,46 @@ class MessageDecodeError(MessageRejected):
     """Bytes could not be turned into a message of the requested type."""
 
 
-class PayloadTooLarge(MessageDecodeError):
+class _FixedReason(MessageDecodeError):
+    """A decode error whose reason follows from its type alone."""
+
+    reason: ClassVar[RejectReason]
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.reason, detail)
+
+    def __reduce__(self) -> tuple[type[MessageRejected], tuple[str]]:  # type: ignore[override]
+        return (type(self), (self.detail,))
+
+
+class PayloadTooLarge(_FixedReason):
     """The payload is larger than the configured limit; it was not parsed."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(RejectReason.OVERSIZED, detail)
+    reason = RejectReason.OVERSIZED
 
 
-class UndecodableMessage(MessageDecodeError):
+class UndecodableMessage(_FixedReason):
     """The payload is not well-formed JSON (truncated, binary, bad UTF-8)."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(RejectReason.UNDECODABLE, detail)
+    reason = RejectReason.UNDECODABLE
 
 
-class WrongSchema(MessageDecodeError):
+class WrongSchema(_FixedReason):
     """Well-formed JSON whose shape or types do not match the message type."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(RejectReason.WRONG_SCHEMA, detail)
+    reason = RejectReason.WRONG_SCHEMA
 
 
-class UnsupportedSchemaVersion(MessageDecodeError):
+class UnsupportedSchemaVersion(_FixedReason):
     """The payload declares a ``schema_version`` this reader does not know."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(RejectReason.UNSUPPORTED_SCHEMA_VERSION, detail)
+    reason = RejectReason.UNSUPPORTED_SCHEMA_VERSION
 
 
-class NaiveTimestamp(MessageDecodeError):
+class NaiveTimestamp(_FixedReason):
     """A timestamp has no UTC offset, so the instant it names is unknown."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(RejectReason.NAIVE_TIMESTAMP, detail)
+    reason = RejectReason.NAIVE_TIMESTAMP
 
 
 class SampleRejected(MessageRejected):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 Message = PackSample | AnomalyEvent | AlertEvent | HealthScore
-M = TypeVar("M", PackSample, AnomalyEvent, AlertEvent, HealthScore)
+M = TypeVar("M", bound=Message)
 
 #: What the decoders accept: anything exposing the buffer protocol.
 Buffer = bytes | bytearray | memoryview
@@ -114,7 +114,8 @@ class _Header(msgspec.Struct):
 
 _encoder: Final = msgspec.json.Encoder()
 _header_decoder: Final = msgspec.json.Decoder(_Header)
-_decoders: Final[dict[type[Message], msgspec.json.Decoder[Message]]] = {
+# Keyed by type; the value type is Any because each decoder yields its own key type.
+_decoders: Final[dict[type, msgspec.json.Decoder[Any]]] = {
     t: msgspec.json.Decoder(t) for t in _TIMESTAMP_FIELDS
 }
 
@@ -133,7 +134,7 @@ def _claimed_version(data: Buffer) -> int | None:
     """The ``schema_version`` a payload declares, or None if it cannot be read."""
     try:
         return _header_decoder.decode(data).schema_version
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
 
 
@@ -156,13 +157,14 @@ def decode(data: Buffer, msg_type: type[M]) -> M:
     """Decode ``data`` as a message of ``msg_type`` (see the module contract)."""
     type_name = msg_type.__name__
     try:
-        msg: M = _decoders[msg_type].decode(data)  # type: ignore[assignment]
+        msg: M = _decoders[msg_type].decode(data)
     except msgspec.ValidationError as exc:
         # A newer version may have changed a field's type; report the version
         # rather than the symptom so the reader's operator knows to upgrade.
         _check_version(_claimed_version(data), type_name)
         raise WrongSchema(f"not a {type_name}: {exc}") from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
         raise UndecodableMessage(f"not JSON: {exc}") from exc
     _check_version(msg.schema_version, type_name)
     check_timestamps_aware(msg)
