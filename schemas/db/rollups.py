@@ -1,161 +1,266 @@
 """The one-minute and one-hour rollups of ``pack_samples``, for both backends.
 
-One list of aggregates generates the TimescaleDB continuous aggregates and the
-plain-PostgreSQL upserts that ingestion runs for the buckets a batch touched,
-so the two backends hold the same columns with the same meaning.
+One list of aggregates generates everything, so both backends expose the
+same relation names and columns (:data:`ROLLUP_COLUMNS`):
+
+- on TimescaleDB, ``pack_samples_1m`` is a continuous aggregate over the
+  hypertable and ``pack_samples_1h`` one over the minutes (hierarchical);
+- on plain PostgreSQL, both are views over *state* tables
+  (``pack_samples_1m_state``, ``pack_samples_1h_state``) holding mergeable
+  partial aggregates (sums and counts, minima, maxima). Ingestion merges the
+  rows a batch actually inserted (``INSERT … RETURNING``) into them in the same
+  transaction (:data:`INGEST_SQL`), so a replay adds nothing and an average is
+  exact (sum / count of non-null values) at any lateness or order.
 
 Energy assumes one sample per second (the bus's rate): each sample stands for
-one second of power. Averages of the hourly rollup are weighted by sample
-count, so they equal an average over the raw rows where no value is missing.
+one second of power. Buckets align as TimescaleDB's ``time_bucket`` aligns
+minutes and hours (UTC).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["count", "avg", "min", "max", "sum"]
 
 
 @dataclass(frozen=True)
 class Agg:
-    """One rollup column: its aggregate over raw rows, and over minute rows."""
+    """One rollup column: what it aggregates (``expr``, over raw rows) and how."""
 
     name: str
-    raw: str
-    from_minutes: str
+    kind: Kind
+    expr: str = "*"
+
+    def raw_final(self) -> str:
+        """The column computed straight from raw rows (TimescaleDB minute aggregate)."""
+        if self.kind == "count":
+            return "count(*)"
+        if self.kind == "sum":
+            return f"coalesce(sum({self.expr}), 0)"
+        return f"{self.kind}({self.expr})"
+
+    def from_minutes(self) -> str:
+        """The hourly column from minute rows (TimescaleDB hierarchical aggregate).
+
+        Averages are weighted by sample count: exact where no value is missing.
+        """
+        if self.kind in ("count", "sum"):
+            return f"sum({self.name})"
+        if self.kind == "avg":
+            return f"sum({self.name} * n) / nullif(sum(n), 0)"
+        return f"{self.kind}({self.name})"
+
+    def state_columns(self) -> list[tuple[str, str]]:
+        """(state column, aggregate over raw rows) pairs kept on plain PostgreSQL."""
+        if self.kind == "count":
+            return [("n", "count(*)")]
+        if self.kind == "avg":
+            return [
+                (f"{self.name}_sum", f"sum({self.expr})"),
+                (f"{self.name}_cnt", f"count({self.expr})"),
+            ]
+        return [(self.name, self.raw_final())]
+
+    def merge(self, table: str) -> list[str]:
+        """SET clauses merging EXCLUDED (new rows' partials) into the stored partials."""
+        out = []
+        for col, _ in self.state_columns():
+            if self.kind == "min":
+                out.append(f"{col} = LEAST({table}.{col}, EXCLUDED.{col})")
+            elif self.kind == "max":
+                out.append(f"{col} = GREATEST({table}.{col}, EXCLUDED.{col})")
+            elif col.endswith("_sum"):
+                out.append(
+                    f"{col} = CASE WHEN {table}.{col} IS NULL THEN EXCLUDED.{col} "
+                    f"WHEN EXCLUDED.{col} IS NULL THEN {table}.{col} "
+                    f"ELSE {table}.{col} + EXCLUDED.{col} END"
+                )
+            else:
+                out.append(f"{col} = {table}.{col} + EXCLUDED.{col}")
+        return out
+
+    def final_from_state(self) -> str:
+        """The public column computed from the state columns (plain-PostgreSQL view)."""
+        if self.kind == "avg":
+            return f"{self.name}_sum / nullif({self.name}_cnt, 0)"
+        return self.name if self.kind != "count" else "n"
 
 
-def _avg(col: str, name: str | None = None) -> Agg:
-    n = name or f"{col}_avg"
-    return Agg(n, f"avg({col})", f"sum({n} * n) / nullif(sum(n), 0)")
-
-
-def _min(col: str, name: str | None = None) -> Agg:
-    n = name or f"{col}_min"
-    return Agg(n, f"min({col})", f"min({n})")
-
-
-def _max(col: str, name: str | None = None) -> Agg:
-    n = name or f"{col}_max"
-    return Agg(n, f"max({col})", f"max({n})")
-
-
-# float8 before multiplying: a product and sum in float4 would lose energy to rounding.
+# float8 before multiplying: a product summed in float4 would lose energy to rounding.
 POWER = "(pack_voltage_v::float8 * pack_current_a::float8)"
 
+
+def _triple(col: str) -> tuple[Agg, Agg, Agg]:
+    return (
+        Agg(f"{col}_min", "min", col),
+        Agg(f"{col}_max", "max", col),
+        Agg(f"{col}_avg", "avg", f"{col}::float8"),
+    )
+
+
 AGGREGATES: tuple[Agg, ...] = (
-    Agg("n", "count(*)", "sum(n)"),
-    _min("soc_pct"),
-    _max("soc_pct"),
-    _avg("soc_pct"),
-    _min("pack_voltage_v"),
-    _max("pack_voltage_v"),
-    _avg("pack_voltage_v"),
-    _min("pack_current_a"),
-    _max("pack_current_a"),
-    _avg("pack_current_a"),
-    Agg("power_kw_avg", f"avg{POWER} / 1000.0", "sum(power_kw_avg * n) / nullif(sum(n), 0)"),
-    _min("cell_voltage_min_v", "cell_voltage_min_v"),
-    _max("cell_voltage_max_v", "cell_voltage_max_v"),
-    Agg(
-        "cell_voltage_spread_max_v",
-        "max(cell_voltage_max_v - cell_voltage_min_v)",
-        "max(cell_voltage_spread_max_v)",
-    ),
-    _min("cell_temp_min_c", "cell_temp_min_c"),
-    _max("cell_temp_max_c", "cell_temp_max_c"),
-    _avg("cell_temp_mean_c", "cell_temp_mean_c"),
-    Agg(
-        "cell_temp_spread_max_c",
-        "max(cell_temp_max_c - cell_temp_min_c)",
-        "max(cell_temp_spread_max_c)",
-    ),
-    _avg("coolant_inlet_c"),
-    _avg("coolant_outlet_c"),
-    _avg("ambient_c"),
-    _min("insulation_kohm"),
-    _avg("speed_kmh"),
-    _max("speed_kmh"),
-    _max("odometer_km"),
-    Agg("energy_in_kwh", f"sum(greatest({POWER}, 0)) / 3600000.0", "sum(energy_in_kwh)"),
-    Agg("energy_out_kwh", f"sum(greatest(-{POWER}, 0)) / 3600000.0", "sum(energy_out_kwh)"),
-    Agg("charging_s", "count(*) FILTER (WHERE pack_current_a > 0.5)", "sum(charging_s)"),
-    Agg("driving_s", "count(*) FILTER (WHERE speed_kmh > 1)", "sum(driving_s)"),
+    Agg("n", "count"),
+    *_triple("soc_pct"),
+    *_triple("pack_voltage_v"),
+    *_triple("pack_current_a"),
+    Agg("power_kw_avg", "avg", f"{POWER} / 1000.0"),
+    Agg("cell_voltage_min_v", "min", "cell_voltage_min_v"),
+    Agg("cell_voltage_max_v", "max", "cell_voltage_max_v"),
+    Agg("cell_voltage_spread_max_v", "max", "(cell_voltage_max_v - cell_voltage_min_v)"),
+    Agg("cell_temp_min_c", "min", "cell_temp_min_c"),
+    Agg("cell_temp_max_c", "max", "cell_temp_max_c"),
+    Agg("cell_temp_mean_c", "avg", "cell_temp_mean_c::float8"),
+    Agg("cell_temp_spread_max_c", "max", "(cell_temp_max_c - cell_temp_min_c)"),
+    Agg("coolant_inlet_c_avg", "avg", "coolant_inlet_c::float8"),
+    Agg("coolant_outlet_c_avg", "avg", "coolant_outlet_c::float8"),
+    Agg("ambient_c_avg", "avg", "ambient_c::float8"),
+    Agg("insulation_kohm_min", "min", "insulation_kohm"),
+    Agg("speed_kmh_avg", "avg", "speed_kmh::float8"),
+    Agg("speed_kmh_max", "max", "speed_kmh"),
+    Agg("odometer_km_max", "max", "odometer_km"),
+    Agg("energy_in_kwh", "sum", f"greatest({POWER}, 0) / 3600000.0"),
+    Agg("energy_out_kwh", "sum", f"greatest(-{POWER}, 0) / 3600000.0"),
+    Agg("charging_s", "sum", "(pack_current_a > 0.5)::int"),
+    Agg("driving_s", "sum", "(speed_kmh > 1)::int"),
 )
 
 ROLLUP_COLUMNS: tuple[str, ...] = ("vehicle_id", "bucket", *(a.name for a in AGGREGATES))
 MINUTE = "pack_samples_1m"
 HOUR = "pack_samples_1h"
 ROLLUPS = (MINUTE, HOUR)
-# Buckets align as TimescaleDB's time_bucket does for minutes and hours.
+WIDTHS = {MINUTE: "1 minute", HOUR: "1 hour"}
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+STATE_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    pair for a in AGGREGATES for pair in a.state_columns()
+)
+# Columns of pack_samples the aggregates read (what INSERT … RETURNING must return).
+_SOURCE_COLUMNS = (
+    "vehicle_id", "ts", "soc_pct", "pack_voltage_v", "pack_current_a", "cell_voltage_min_v",
+    "cell_voltage_max_v", "cell_temp_min_c", "cell_temp_max_c", "cell_temp_mean_c",
+    "coolant_inlet_c", "coolant_outlet_c", "ambient_c", "insulation_kohm", "speed_kmh",
+    "odometer_km",
+)  # fmt: skip
 
 
-def _select_list(source: str) -> str:
-    exprs = [a.raw if source == "raw" else a.from_minutes for a in AGGREGATES]
-    return ",\n    ".join(f"{e} AS {a.name}" for e, a in zip(exprs, AGGREGATES, strict=True))
+def state_table(rollup: str) -> str:
+    return f"{rollup}_state"
+
+
+def _bucket(width: str, col: str = "ts") -> str:
+    return f"date_bin(INTERVAL '{width}', {col}, {ORIGIN})"
 
 
 def continuous_aggregate_ddl() -> list[str]:
     """CREATE statements of the two continuous aggregates (hourly built on minutes)."""
+    raw = ",\n    ".join(f"{a.raw_final()} AS {a.name}" for a in AGGREGATES)
+    hourly = ",\n    ".join(f"{a.from_minutes()} AS {a.name}" for a in AGGREGATES)
     return [
         f"""CREATE MATERIALIZED VIEW {MINUTE} WITH (timescaledb.continuous) AS
 SELECT vehicle_id, time_bucket(INTERVAL '1 minute', ts) AS bucket,
-    {_select_list("raw")}
+    {raw}
 FROM pack_samples GROUP BY vehicle_id, time_bucket(INTERVAL '1 minute', ts)
 WITH NO DATA""",
         f"""CREATE MATERIALIZED VIEW {HOUR} WITH (timescaledb.continuous) AS
 SELECT vehicle_id, time_bucket(INTERVAL '1 hour', bucket) AS bucket,
-    {_select_list("minutes")}
+    {hourly}
 FROM {MINUTE} GROUP BY vehicle_id, time_bucket(INTERVAL '1 hour', bucket)
 WITH NO DATA""",
     ]
 
 
-def plain_table_ddl() -> list[str]:
-    """CREATE statements of the rollup tables on plain PostgreSQL."""
-    cols = ",\n    ".join(
-        f"{a.name} {'bigint' if a.name in {'n', 'charging_s', 'driving_s'} else 'double precision'}"
-        for a in AGGREGATES
-    )
-    return [
-        f"""CREATE TABLE {name} (
+def plain_ddl() -> list[str]:
+    """CREATE statements of the state tables and rollup views on plain PostgreSQL."""
+    stmts = []
+    for rollup in ROLLUPS:
+        cols = ",\n    ".join(
+            f"{c} {'bigint' if c in {'n'} or c.endswith('_cnt') else 'double precision'}"
+            for c, _ in STATE_COLUMNS
+        )
+        stmts.append(
+            f"""CREATE TABLE {state_table(rollup)} (
     vehicle_id text NOT NULL,
     bucket timestamptz NOT NULL,
     {cols},
-    CONSTRAINT pk_{name} PRIMARY KEY (vehicle_id, bucket)
+    CONSTRAINT pk_{rollup}_state PRIMARY KEY (vehicle_id, bucket)
 )"""
-        for name in ROLLUPS
-    ]
+        )
+        finals = ",\n    ".join(f"{a.final_from_state()} AS {a.name}" for a in AGGREGATES)
+        stmts.append(
+            f"CREATE VIEW {rollup} AS SELECT vehicle_id, bucket,\n    {finals}\n"
+            f"FROM {state_table(rollup)}"
+        )
+    return stmts
 
 
-def _upsert(target: str, select: str) -> str:
-    names = [a.name for a in AGGREGATES]
-    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names)
-    return f"""INSERT INTO {target} ({", ".join(ROLLUP_COLUMNS)})
-{select}
-ON CONFLICT (vehicle_id, bucket) DO UPDATE SET {updates}"""
+def plain_drop_ddl() -> list[str]:
+    out = []
+    for rollup in reversed(ROLLUPS):
+        out += [f"DROP VIEW IF EXISTS {rollup}", f"DROP TABLE IF EXISTS {state_table(rollup)}"]
+    return out
 
 
-# $1 text[] vehicle ids, $2 timestamptz[] any time inside each touched minute.
-REFRESH_MINUTES_SQL = _upsert(
-    MINUTE,
-    f"""SELECT s.vehicle_id, t.bucket,
-    {_select_list("raw")}
-FROM (SELECT DISTINCT vehicle_id, date_bin(INTERVAL '1 minute', ts, {ORIGIN}) AS bucket
-      FROM unnest($1::text[], $2::timestamptz[]) AS u(vehicle_id, ts)) AS t
-JOIN pack_samples AS s
-  ON s.vehicle_id = t.vehicle_id AND s.ts >= t.bucket AND s.ts < t.bucket + INTERVAL '1 minute'
-GROUP BY s.vehicle_id, t.bucket""",
+def _state_upsert(rollup: str, source: str, mode: Literal["merge", "replace"]) -> str:
+    cols = [c for c, _ in STATE_COLUMNS]
+    exprs = ", ".join(e for _, e in STATE_COLUMNS)
+    width = WIDTHS[rollup]
+    table = state_table(rollup)
+    if mode == "merge":
+        sets = ", ".join(s for a in AGGREGATES for s in a.merge(table))
+    else:
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
+    # ORDER BY: concurrent writers lock state rows in one order, so they cannot deadlock.
+    return f"""INSERT INTO {table} (vehicle_id, bucket, {", ".join(cols)})
+SELECT vehicle_id, {_bucket(width)} AS bucket, {exprs}
+FROM {source} GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (vehicle_id, bucket) DO UPDATE SET {sets}"""
+
+
+#: One ingest batch on plain PostgreSQL: move the staged rows into pack_samples
+#: (duplicates of stored rows are skipped) and merge exactly the inserted rows
+#: into both rollups. Returns one row: ``inserted``.
+INGEST_SQL = f"""WITH ins AS (
+    INSERT INTO pack_samples SELECT * FROM pack_samples_stage
+    ON CONFLICT (vehicle_id, ts) DO NOTHING
+    RETURNING {", ".join(_SOURCE_COLUMNS)}
+), m AS (
+    {_state_upsert(MINUTE, "ins", "merge")}
+    RETURNING 1
+), h AS (
+    {_state_upsert(HOUR, "ins", "merge")}
+    RETURNING 1
 )
+SELECT (SELECT count(*) FROM ins) AS inserted,
+       (SELECT count(*) FROM m) AS minutes,
+       (SELECT count(*) FROM h) AS hours"""
 
-# Same arguments; recomputes each touched hour from its minute rows.
-REFRESH_HOURS_SQL = _upsert(
-    HOUR,
-    f"""SELECT m.vehicle_id, t.bucket,
-    {_select_list("minutes")}
-FROM (SELECT DISTINCT vehicle_id, date_bin(INTERVAL '1 hour', ts, {ORIGIN}) AS bucket
-      FROM unnest($1::text[], $2::timestamptz[]) AS u(vehicle_id, ts)) AS t
-JOIN {MINUTE} AS m
-  ON m.vehicle_id = t.vehicle_id
- AND m.bucket >= t.bucket AND m.bucket < t.bucket + INTERVAL '1 hour'
-GROUP BY m.vehicle_id, t.bucket""",
+#: The same for TimescaleDB, whose continuous aggregates keep the rollups.
+INGEST_SQL_TIMESCALE = """WITH ins AS (
+    INSERT INTO pack_samples SELECT * FROM pack_samples_stage
+    ON CONFLICT (vehicle_id, ts) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins) AS inserted, 0::bigint AS minutes, 0::bigint AS hours"""
+
+
+def _recompute(rollup: str) -> str:
+    width = WIDTHS[rollup]
+    touched = f"""(SELECT s.* FROM pack_samples AS s
+ JOIN (SELECT DISTINCT vehicle_id, {_bucket(width)} AS b
+       FROM unnest($1::text[], $2::timestamptz[]) AS u(vehicle_id, ts)) AS t
+   ON s.vehicle_id = t.vehicle_id AND s.ts >= t.b AND s.ts < t.b + INTERVAL '{width}') AS src"""
+    return _state_upsert(rollup, touched, "replace")
+
+
+#: Recompute (replace) the minute/hour state of the buckets holding the given
+#: times: $1 text[] vehicle ids, $2 timestamptz[] times. For rows written
+#: outside ingestion (bulk loads, repairs) on plain PostgreSQL.
+REFRESH_MINUTES_SQL = _recompute(MINUTE)
+REFRESH_HOURS_SQL = _recompute(HOUR)
+
+#: The per-connection staging table a batch is copied into before INGEST_SQL.
+STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS pack_samples_stage "
+    "(LIKE pack_samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )

@@ -10,7 +10,13 @@ import asyncpg
 import pytest
 
 from schemas.db import migrate
-from schemas.db.rollups import AGGREGATES, REFRESH_HOURS_SQL, REFRESH_MINUTES_SQL
+from schemas.db.rollups import (
+    AGGREGATES,
+    INGEST_SQL,
+    REFRESH_HOURS_SQL,
+    REFRESH_MINUTES_SQL,
+    STAGE_DDL,
+)
 from services.core import dbadmin
 
 pytestmark = pytest.mark.integration
@@ -72,7 +78,29 @@ INSERT = """INSERT INTO pack_samples (vehicle_id, ts, seq, pack_voltage_v, pack_
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"""
 
 
-async def test_rollup_refresh_equals_recomputation_from_raw_rows(database: str) -> None:
+async def _assert_rollups_match_raw(conn: asyncpg.Connection) -> None:
+    names = [a.name for a in AGGREGATES]
+    for table, width in (("pack_samples_1m", "1 minute"), ("pack_samples_1h", "1 hour")):
+        stored = await conn.fetch(
+            f"SELECT vehicle_id, bucket, {', '.join(names)} FROM {table} ORDER BY 1, 2"
+        )
+        raw = await conn.fetch(
+            f"""SELECT vehicle_id, date_bin(INTERVAL '{width}', ts,
+                TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                {", ".join(f"{a.raw_final()} AS {a.name}" for a in AGGREGATES)}
+            FROM pack_samples GROUP BY 1, 2 ORDER BY 1, 2"""
+        )
+        assert len(stored) == len(raw) > 0
+        for s, r in zip(stored, raw, strict=True):
+            assert (s["vehicle_id"], s["bucket"]) == (r["vehicle_id"], r["bucket"])
+            for n in names:
+                if r[n] is None:
+                    assert s[n] is None, (table, n)
+                else:
+                    assert s[n] == pytest.approx(r[n], rel=1e-9, abs=1e-9), (table, n)
+
+
+async def test_refresh_recomputes_rollups_of_bulk_loaded_rows(database: str) -> None:
     await asyncio.to_thread(migrate.upgrade, database)
     rng = random.Random(7)
     start = datetime(2026, 3, 1, 9, 58, 30, tzinfo=UTC)
@@ -82,31 +110,43 @@ async def test_rollup_refresh_equals_recomputation_from_raw_rows(database: str) 
     conn = await asyncpg.connect(database)
     try:
         await conn.executemany(INSERT, rows)
-        # Refresh in two halves, as two ingest batches would, with overlapping buckets.
         for half in (rows[::2], rows[1::2]):
             vids = [r[0] for r in half]
             tss = [r[1] for r in half]
             await conn.execute(REFRESH_MINUTES_SQL, vids, tss)
             await conn.execute(REFRESH_HOURS_SQL, vids, tss)
-        names = [a.name for a in AGGREGATES]
-        for table, width in (("pack_samples_1m", "1 minute"), ("pack_samples_1h", "1 hour")):
-            stored = await conn.fetch(
-                f"SELECT vehicle_id, bucket, {', '.join(names)} FROM {table} ORDER BY 1, 2"
-            )
-            raw = await conn.fetch(
-                f"""SELECT vehicle_id, date_bin(INTERVAL '{width}', ts,
-                    TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-                    {", ".join(f"{a.raw} AS {a.name}" for a in AGGREGATES)}
-                FROM pack_samples GROUP BY 1, 2 ORDER BY 1, 2"""
-            )
-            assert len(stored) == len(raw) > 0
-            for s, r in zip(stored, raw, strict=True):
-                assert (s["vehicle_id"], s["bucket"]) == (r["vehicle_id"], r["bucket"])
-                for n in names:
-                    if r[n] is None:
-                        assert s[n] is None, (table, n)
-                    else:
-                        assert s[n] == pytest.approx(r[n], rel=1e-9, abs=1e-9), (table, n)
+        await _assert_rollups_match_raw(conn)
         assert await conn.fetchval("SELECT sum(n) FROM pack_samples_1h") == len(rows)
+    finally:
+        await conn.close()
+
+
+STAGE_INSERT = INSERT.replace("INSERT INTO pack_samples ", "INSERT INTO pack_samples_stage ")
+
+
+async def test_ingest_merge_keeps_rollups_exact_under_replays_and_disorder(database: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, database)
+    rng = random.Random(11)
+    start = datetime(2026, 3, 1, 9, 58, 30, tzinfo=UTC)
+    rows = [
+        _row(f"BUS-{b}", start + timedelta(seconds=s), rng) for b in range(3) for s in range(300)
+    ]
+    # Some values missing, so averages must count non-null values, not rows.
+    rows = [r[:11] + (None,) + r[12:] if i % 7 == 0 else r for i, r in enumerate(rows)]
+    shuffled = rows[:]
+    rng.shuffle(shuffled)
+    batches = [shuffled[i : i + 250] for i in range(0, len(shuffled), 250)]
+    batches.append(shuffled[100:400])  # a replayed stretch: nothing may count twice
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(STAGE_DDL)
+        inserted = 0
+        for batch in batches:
+            async with conn.transaction():
+                await conn.executemany(STAGE_INSERT, batch + batch[:5])  # duplicates in-batch
+                inserted += (await conn.fetchrow(INGEST_SQL))["inserted"]
+        assert inserted == len(rows)
+        assert await conn.fetchval("SELECT count(*) FROM pack_samples") == len(rows)
+        await _assert_rollups_match_raw(conn)
     finally:
         await conn.close()
