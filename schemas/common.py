@@ -39,31 +39,42 @@ Evidence = dict[str, EvidenceValue]
 
 
 class ContactorState(enum.IntEnum):
-    """Main contactor state of the pack (J1939 HVESSS1 meaning)."""
+    """Main contactor state of the pack.
+
+    0-2 are the J1939 HVESSS1 two-bit contactor states as the DBC carries them
+    (3, "not available", becomes ``None`` in a message). PRECHARGING is
+    packwatch's own: the precharge relay is closed and the mains are not.
+    """
 
     OPEN = 0
-    PRECHARGING = 1
-    CLOSED = 2
-    WELDED = 3
-    ERROR = 4
+    CLOSED = 1
+    ERROR = 2
+    PRECHARGING = 4
 
 
 class HvilState(enum.IntEnum):
-    """High-voltage interlock loop: OK means the loop is closed and intact."""
+    """High-voltage interlock loop, as HVESSS1: CLOSED means intact (safe)."""
 
-    OK = 0
-    OPEN = 1
+    OPEN = 0
+    CLOSED = 1
     ERROR = 2
 
 
 class ChargingState(enum.IntEnum):
-    """Charging state of the bus (VSS ``Charging.IsCharging`` refined)."""
+    """Charging state with the values of VSS ``TractionBattery.ChargingState``.
 
-    NOT_CONNECTED = 0
-    CONNECTED = 1
-    CHARGING = 2
-    COMPLETE = 3
-    FAULT = 4
+    The same numbers as the DBC's ``ChargingState`` signal (15, "not
+    available", becomes ``None`` in a message).
+    """
+
+    IDLE = 0
+    CHARGING = 1
+    STANDBY = 2
+    INITIALISING = 10
+    PRE_CHARGE = 11
+    TERMINATING = 12
+    BATTERY_FAILURE = 13
+    EVSE_FAULT = 14
 
 
 class Severity(enum.StrEnum):
