@@ -54,7 +54,7 @@ VERSION = 1
 HEADER_FIXED = 18  # header bytes besides the vehicle id
 FRAME_SIZE = 13
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TAIL = struct.Struct("<qIH")
+HEADER_TAIL = struct.Struct("<qIH")  # ts_us, seq, frame count
 _FRAME = struct.Struct("<IB8s")
 
 #: One CAN frame: (29-bit identifier, data length code, data bytes of that length).
@@ -109,7 +109,8 @@ def encode_bundle(b: CanBundle) -> bytes:
         raise ValueError(f"seq {b.seq} is outside uint32")
     if len(b.frames) > 0xFFFF:
         raise ValueError("a bundle holds at most 65535 frames")
-    parts = [MAGIC, bytes((VERSION, len(vid))), vid, _TAIL.pack(b.ts_us, b.seq, len(b.frames))]
+    tail = HEADER_TAIL.pack(b.ts_us, b.seq, len(b.frames))
+    parts = [MAGIC, bytes((VERSION, len(vid))), vid, tail]
     for can_id, dlc, data in b.frames:
         if not 0 <= can_id <= ID_MASK_29:
             raise ValueError(f"can id {can_id:#x} is not a 29-bit identifier")
@@ -141,7 +142,7 @@ def decode_header(data: bytes | memoryview) -> BundleHeader:
         vehicle_id = bytes(data[4 : 4 + vlen]).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BundleDecodeError("bad_vehicle_id", "vehicle id is not UTF-8") from exc
-    ts_us, seq, count = _TAIL.unpack_from(data, 4 + vlen)
+    ts_us, seq, count = HEADER_TAIL.unpack_from(data, 4 + vlen)
     want = HEADER_FIXED + vlen + FRAME_SIZE * count
     if n < want:
         raise BundleDecodeError("truncated", f"{n} bytes, {count} frames need {want}")

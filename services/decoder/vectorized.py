@@ -33,7 +33,16 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.can import load_database, pgn_of
-from schemas.can.bundle import BundleDecodeError, CanBundle, decode_header
+from schemas.can.bundle import (
+    FRAME_SIZE,
+    HEADER_FIXED,
+    HEADER_TAIL,
+    MAGIC,
+    VERSION,
+    BundleDecodeError,
+    CanBundle,
+    decode_header,
+)
 from schemas.can.signals import j1939_na_raw
 
 F64 = npt.NDArray[np.float64]
@@ -43,6 +52,7 @@ I64 = npt.NDArray[np.int64]
 #: One frame record of the bundle encoding: id uint32, dlc uint8, data 8 bytes.
 RECORD = np.dtype([("id", "<u4"), ("dlc", "u1"), ("data", "<u8")])
 _ARRAY_NAME = re.compile(r"^(.*?)(\d+)$")
+_PREFIX = MAGIC + bytes((VERSION,))
 
 
 @dataclass(frozen=True)
@@ -194,14 +204,27 @@ class VectorDecoder:
         counts = np.zeros(n, dtype=np.int64)
         reasons: list[str | None] = [None] * n
         chunks: list[bytes | memoryview] = []
+        # The loop is the only per-bundle Python work, so the well-formed case is
+        # checked inline; anything unusual goes through decode_header for its reason.
+        tail = HEADER_TAIL.unpack_from
         for i, p in enumerate(payloads):
+            vlen = p[3] if len(p) > 3 else 0
+            start = HEADER_FIXED + vlen
+            if vlen and p[:3] == _PREFIX and len(p) >= start:
+                t, q, c = tail(p, 4 + vlen)
+                if len(p) == start + FRAME_SIZE * c:
+                    try:
+                        vids[i] = bytes(p[4 : 4 + vlen]).decode("utf-8")
+                    except UnicodeDecodeError:
+                        pass
+                    else:
+                        ts[i], seq[i], counts[i] = t, q, c
+                        chunks.append(memoryview(p)[start:])
+                        continue
             try:
-                h = decode_header(p)
+                decode_header(p)
             except BundleDecodeError as exc:
                 reasons[i] = exc.reason
-                continue
-            vids[i], ts[i], seq[i], counts[i] = h.vehicle_id, h.ts_us, h.seq, h.n_frames
-            chunks.append(memoryview(p)[h.frames_offset :])
         rec = np.frombuffer(b"".join(chunks), dtype=RECORD)
         bidx = np.repeat(np.arange(n, dtype=np.int64), counts)
         return self._decode(vids, ts, seq, reasons, rec["id"], rec["dlc"],
@@ -237,7 +260,8 @@ class VectorDecoder:
         dlc = dlc.astype(np.int64)
         out = DecodedBatch(
             vids, ts, seq,
-            {name: np.full(n, np.nan) for name in self.scalar_names},
+            dict(zip(self.scalar_names, np.full((len(self.scalar_names), n), np.nan),
+                     strict=True)),
             {p: np.full((n, size), np.nan) for p, size in self.array_sizes.items()},
             np.array([r is not None for r in reasons], dtype=bool), reasons,
             np.zeros(n, dtype=np.int64),
@@ -293,5 +317,10 @@ class VectorDecoder:
         b, d, mux = b[keep], d[keep], mux[keep]
         for f, prefix, lut in spec.slots:
             index = lut[mux]
+            target = out.arrays[prefix]
+            flat = b * target.shape[1] + index  # 1-D scatter is cheaper than 2-D
             ok = index >= 0
-            out.arrays[prefix][b[ok], index[ok]] = f.physical(d[ok])
+            if ok.all():
+                target.reshape(-1)[flat] = f.physical(d)
+            else:
+                target.reshape(-1)[flat[ok]] = f.physical(d[ok])
