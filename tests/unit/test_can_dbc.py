@@ -145,3 +145,12 @@ def test_out_of_range_values_saturate_and_unknown_names_are_refused() -> None:
     assert decoded["HVESS_FastSoC"] == 100.0
     with pytest.raises(KeyError, match="HVESS_Voltag"):
         encode_signals({"HVESS_Voltag": 1.0})
+
+
+def test_readme_documents_every_group_and_scalar_signal() -> None:
+    readme = (DBC_PATH.parent / "README.md").read_text(encoding="utf-8")
+    for m in message_table():
+        assert f"### {m.name} — PGN {m.pgn}" in readme, m.name
+        for s in m.signals:
+            if s.array is None:
+                assert f"`{s.name}`" in readme, s.name
