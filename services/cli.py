@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -26,7 +27,12 @@ from services.stack import kafka, local, postgres
 from services.stack.proc import StackError
 
 # Long-running services that `packwatch run` starts, in start order: name → argv.
-SERVICES: dict[str, list[str]] = {}
+SERVICES: dict[str, list[str]] = {
+    "ingest": ["ingest"],
+}
+
+# Modules that add their subcommands with ``register(subparsers)``.
+PLUGINS: tuple[str, ...] = ("services.ingest.cli",)
 
 
 def _settings() -> CoreSettings:
@@ -182,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check: skip migrating and reading the TimescaleDB compatibility target",
     )
     db.set_defaults(func=cmd_db)
+
+    for module in PLUGINS:
+        importlib.import_module(module).register(sub)
 
     run = sub.add_parser("run", help="the local stack and every service, until Ctrl-C")
     run.add_argument(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -21,6 +21,7 @@ async def open_pool(
     statement_timeout_ms: int | None = None,
     close_timeout_s: float = 10.0,
     application_name: str = "packwatch",
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> AsyncIterator[asyncpg.Pool]:
     """An asyncpg pool for the lifetime of the block.
 
@@ -31,7 +32,7 @@ async def open_pool(
     if statement_timeout_ms is not None:
         settings["statement_timeout"] = str(statement_timeout_ms)
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, server_settings=settings
+        dsn, min_size=min_size, max_size=max_size, server_settings=settings, init=init
     )
     try:
         yield pool

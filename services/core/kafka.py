@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +54,7 @@ async def open_consumer(
     topics: Sequence[str],
     *,
     group_id: str | None,
+    listener: ConsumerRebalanceListener | None = None,
     close_timeout_s: float = 10.0,
     **overrides: Any,
 ) -> AsyncIterator[AIOKafkaConsumer]:
@@ -73,8 +74,17 @@ async def open_consumer(
         "isolation_level": "read_committed",
     }
     options.update(overrides)
-    consumer = AIOKafkaConsumer(*topics, **options)
-    await consumer.start()
+    if listener is None:
+        consumer = AIOKafkaConsumer(*topics, **options)
+    else:
+        consumer = AIOKafkaConsumer(**options)
+    try:
+        if listener is not None:
+            consumer.subscribe(list(topics), listener=listener)
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
     try:
         yield consumer
     finally:

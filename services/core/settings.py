@@ -24,7 +24,9 @@ Environment = Literal["development", "test", "production"]
 class CoreSettings(BaseSettings):
     """Where the broker and the database are, how to log, where local state lives."""
 
-    model_config = SettingsConfigDict(env_prefix="PACKWATCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="PACKWATCH_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     environment: Environment = "development"
     state_dir: Path = Field(default=PROJECT_ROOT / ".packwatch")

@@ -1,0 +1,92 @@
+"""Wiring of the ingest process: settings, lifespans, metrics, the service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+from prometheus_client import Histogram
+
+from services.core.db import open_pool, ping
+from services.core.health import Health
+from services.core.kafka import open_consumer, open_producer
+from services.core.metric_defs import LATENCY_BUCKETS, new_registry
+from services.core.metrics import serve_metrics
+from services.core.settings import CoreSettings
+from services.ingest.registry import DesignRegistry
+from services.ingest.service import SERVICE, IngestService, RebalanceListener
+from services.ingest.settings import IngestSettings
+from services.ingest.writer import Writer, detect_timescale, init_connection
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def ingest_service(
+    core: CoreSettings, settings: IngestSettings, stop: asyncio.Event
+) -> AsyncIterator[IngestService]:
+    """Every resource of one ingest process, opened in order and closed in reverse."""
+    metrics = new_registry()
+    # Vehicle timestamp → row committed, per sample.
+    e2e = Histogram(
+        "packwatch_ingest_e2e_latency_seconds",
+        "Vehicle timestamp to database commit, per sample",
+        buckets=LATENCY_BUCKETS,
+        registry=metrics.registry,
+    )
+    async with AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(
+            open_pool(core.dsn, min_size=1, max_size=3, application_name="packwatch-ingest",
+                      init=init_connection)
+        )  # fmt: skip
+        registry = DesignRegistry(settings.registry_refresh_s)
+        await registry.refresh(pool)
+        producer = await stack.enter_async_context(
+            open_producer(core.bootstrap_servers, max_request_size=4 * 1024 * 1024)
+        )
+        listener = RebalanceListener()
+
+        consumer = await stack.enter_async_context(
+            open_consumer(
+                core.bootstrap_servers, [settings.topic], group_id=settings.group_id,
+                listener=listener,
+                max_poll_records=settings.batch_max_rows,
+                fetch_max_bytes=settings.fetch_max_bytes,
+                max_partition_fetch_bytes=min(settings.fetch_max_bytes, 4 * 1024 * 1024),
+            )
+        )  # fmt: skip
+        writer = Writer(
+            pool,
+            group=settings.group_id,
+            topic=settings.topic,
+            timescale=await detect_timescale(pool),
+            retry_initial_s=settings.retry_initial_s,
+            retry_max_s=settings.retry_max_s,
+            stopping=stop.is_set,
+            on_retry=lambda exc: None,
+        )
+
+        async def refresh() -> None:
+            await registry.refresh(pool)
+
+        service = IngestService(
+            settings, consumer, producer, writer, registry, refresh, metrics, e2e
+        )
+        listener.service = service
+        health = Health()
+        health.add("database", lambda: ping(pool))
+
+        async def kafka_ok() -> bool:
+            return bool(await producer.partitions_for(settings.topic))
+
+        health.add("kafka", kafka_ok)
+        if settings.metrics_port >= 0:
+            port = await stack.enter_async_context(
+                serve_metrics(
+                    metrics.registry, health, settings.metrics_host, settings.metrics_port
+                )
+            )
+            log.info("metrics_listening", port=port, service=SERVICE)
+        yield service

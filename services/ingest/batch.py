@@ -1,0 +1,73 @@
+"""A batch: valid rows, dead letters and the offsets they came from.
+
+A batch closes on size (``max_rows`` messages) or on time (``max_ms`` after
+its first message), whichever comes first. Its offsets are committed only
+after its rows are in the database and its dead letters are acknowledged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from services.ingest.dlq import DeadLetter
+
+
+@dataclass
+class Batch:
+    """What one write covers."""
+
+    max_rows: int
+    max_ms: int
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+    sample_ts: list[datetime] = field(default_factory=list)
+    # Where each row came from (key, payload, partition, offset), to dead-letter
+    # a row the database refuses.
+    sources: list[tuple[bytes | None, bytes, TopicPartition, int]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    # Next offset to commit per partition (last offset seen + 1).
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    messages: int = 0
+    opened_at: float | None = None
+
+    def note(self, tp: TopicPartition, offset: int) -> None:
+        if self.opened_at is None:
+            self.opened_at = time.monotonic()
+        self.messages += 1
+        self.offsets[tp] = offset + 1
+
+    def add_row(
+        self,
+        record: tuple[Any, ...],
+        ts: datetime,
+        source: tuple[bytes | None, bytes, TopicPartition, int],
+    ) -> None:
+        self.records.append(record)
+        self.sample_ts.append(ts)
+        self.sources.append(source)
+
+    @property
+    def full(self) -> bool:
+        return self.messages >= self.max_rows
+
+    def expired(self, now: float | None = None) -> bool:
+        if self.opened_at is None:
+            return False
+        return ((now or time.monotonic()) - self.opened_at) * 1000 >= self.max_ms
+
+    def remaining_ms(self) -> int:
+        if self.opened_at is None:
+            return self.max_ms
+        return max(0, int(self.max_ms - (time.monotonic() - self.opened_at) * 1000))
+
+    def __bool__(self) -> bool:
+        return self.messages > 0
+
+    def drop_partitions(self, revoked: set[TopicPartition]) -> None:
+        """Forget offsets of partitions this instance no longer owns (rows stay: idempotent)."""
+        for tp in revoked:
+            self.offsets.pop(tp, None)

@@ -1,0 +1,293 @@
+"""The ingest service: a consumer loop feeding a single writer, with backpressure.
+
+Two tasks share one bounded queue of closed batches:
+
+- the *reader* polls Kafka, decodes and validates each message, and closes a
+  batch on size or time; when the queue is full it pauses its partitions
+  (explicit backpressure: nothing is buffered past ``max_pending_batches``);
+- the *writer* publishes a batch's dead letters (waiting for the broker's
+  acknowledgement), writes its rows (:mod:`services.ingest.writer`), and only
+  then commits the batch's offsets.
+
+Batches are written and committed in the order they were read, so a crash at
+any point re-reads only messages whose effect is idempotent. On a rebalance
+the revoked partitions' pending work is written and committed before they go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from prometheus_client import Histogram
+
+from schemas.errors import RejectReason
+from schemas.pack_sample import PackSample
+from schemas.validation import SampleRejected, decode_and_validate
+from services.core.metric_defs import PipelineMetrics
+from services.ingest.batch import Batch
+from services.ingest.dlq import DeadLetter, DlqLimit
+from services.ingest.errors import is_retriable
+from services.ingest.registry import DesignRegistry
+from services.ingest.rows import to_record
+from services.ingest.settings import IngestSettings
+from services.ingest.writer import Writer
+
+log = structlog.get_logger(__name__)
+SERVICE = "ingest"
+_DONE = object()
+
+
+class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions go, write and commit what was read from them.
+
+    Created before the consumer (aiokafka takes it at subscribe time); the
+    service is attached once it exists.
+    """
+
+    def __init__(self) -> None:
+        self.service: IngestService | None = None
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if self.service is not None:
+            await self.service.drain_before_revoke(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
+
+
+class IngestService:
+    """One ingest consumer. Build it, then ``await run(stop)``."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        writer: Writer,
+        registry: DesignRegistry,
+        refresh_registry: Callable[[], Any],
+        metrics: PipelineMetrics,
+        e2e_latency: Histogram,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.s = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.writer = writer
+        self.registry = registry
+        self._refresh_registry = refresh_registry
+        self.metrics = metrics
+        self.e2e_latency = e2e_latency
+        self.clock = clock
+        self.queue: asyncio.Queue[Batch | object] = asyncio.Queue(settings.max_pending_batches)
+        self.batch = self._new_batch()
+        self.limit = DlqLimit(
+            settings.dlq_max_ratio, settings.dlq_window, settings.dlq_max_consecutive
+        )
+        self.max_future = timedelta(seconds=settings.max_future_s)
+        self.max_past = timedelta(days=settings.max_past_days)
+        self.rows_committed = 0
+        self.dead_lettered = 0
+        self._committed: dict[TopicPartition, int] = {}
+        self.finished = asyncio.Event()  # set when run() has returned or raised
+
+    def _new_batch(self) -> Batch:
+        return Batch(self.s.batch_max_rows, self.s.batch_max_ms)
+
+    # ----------------------------------------------------------------- reader
+    def _validate(self, value: bytes, now: datetime) -> PackSample | SampleRejected:
+        return decode_and_validate(
+            value,
+            design=self.registry,
+            now=now,
+            max_future=self.max_future,
+            max_past=self.max_past,
+            max_bytes=self.s.max_payload_bytes,
+        )
+
+    async def _decode(self, value: bytes | None) -> PackSample | SampleRejected:
+        if value is None:
+            return SampleRejected(RejectReason.UNDECODABLE, "message has no value (tombstone)")
+        now = self.clock()
+        result = self._validate(value, now)
+        if (
+            isinstance(result, SampleRejected)
+            and result.reason_code == RejectReason.UNKNOWN_PACK_DESIGN
+            and self.registry.may_refresh()
+        ):
+            await self._refresh_registry()
+            result = self._validate(value, now)
+        return result
+
+    async def _add(
+        self, tp: TopicPartition, key: bytes | None, value: bytes | None, offset: int
+    ) -> None:
+        result = await self._decode(value)
+        self.batch.note(tp, offset)
+        rejected = isinstance(result, SampleRejected)
+        if isinstance(result, SampleRejected):
+            self.batch.dead.append(
+                DeadLetter(key, value, str(result.reason_code), result.detail, tp.topic,
+                           tp.partition, offset)
+            )  # fmt: skip
+        else:
+            self.batch.add_row(to_record(result), result.ts, (key, value or b"", tp, offset))
+        self.limit.record(rejected)  # raises DlqLimitExceeded before anything is committed
+
+    async def _close_batch(self) -> None:
+        if not self.batch:
+            return
+        batch, self.batch = self.batch, self._new_batch()
+        if self.queue.full():
+            assigned = self.consumer.assignment()
+            self.consumer.pause(*assigned)
+            self.metrics.paused.labels(SERVICE).set(1)
+            log.info("backpressure_pause", pending=self.queue.qsize())
+            await self.queue.put(batch)
+            self.consumer.resume(*self.consumer.assignment())
+            self.metrics.paused.labels(SERVICE).set(0)
+        else:
+            self.queue.put_nowait(batch)
+
+    async def _read(self, stop: asyncio.Event) -> None:
+        topic_label = self.s.topic
+        while not stop.is_set():
+            timeout = self.batch.remaining_ms() if self.batch else self.s.batch_max_ms
+            fetched = await self.consumer.getmany(
+                timeout_ms=max(timeout, 1), max_records=self.s.batch_max_rows
+            )
+            for tp, records in fetched.items():
+                self.metrics.messages_in.labels(SERVICE, topic_label).inc(len(records))
+                for rec in records:
+                    await self._add(tp, rec.key, rec.value, rec.offset)
+                    if self.batch.full:
+                        await self._close_batch()
+            if self.batch.expired():
+                await self._close_batch()
+            self._update_lag()
+        await self._close_batch()
+
+    def _update_lag(self) -> None:
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            committed = self._committed.get(tp)
+            if high is None or committed is None:
+                continue
+            self.metrics.consumer_lag.labels(SERVICE, str(tp.partition)).set(
+                max(0, high - committed)
+            )
+
+    # ----------------------------------------------------------------- writer
+    async def _publish_dead(self, dead: list[DeadLetter]) -> None:
+        if not dead:
+            return
+        delay = self.s.retry_initial_s
+        while True:
+            try:
+                futures = [
+                    await self.producer.send(
+                        self.s.dlq_topic, key=d.key, value=d.value, headers=d.headers(SERVICE)
+                    )
+                    for d in dead
+                ]
+                await asyncio.gather(*futures)
+                break
+            except KafkaError as exc:
+                if not is_retriable(exc):
+                    raise
+                log.warning("dlq_publish_retry", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.s.retry_max_s)
+        for d in dead:
+            self.metrics.dlq_messages.labels(SERVICE, d.reason).inc()
+        self.dead_lettered += len(dead)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        owned = self.consumer.assignment()
+        offsets = {tp: o for tp, o in offsets.items() if tp in owned}
+        if not offsets:
+            return
+        for attempt in range(5):
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The group moved on; the new owner re-reads these idempotently.
+                log.warning("commit_skipped_after_rebalance", error=repr(exc))
+                return
+            except KafkaError as exc:
+                log.warning("commit_retry", error=repr(exc), attempt=attempt)
+                await asyncio.sleep(self.s.retry_initial_s * 2**attempt)
+            else:
+                self._committed.update(offsets)
+                return
+        log.warning("commit_gave_up", partitions=len(offsets))
+
+    async def _write_one(self, batch: Batch) -> None:
+        await self._publish_dead(batch.dead)
+        result = await self.writer.write(batch)
+        if result.refused:
+            await self._publish_dead(
+                [
+                    DeadLetter(
+                        src[0], src[1], "db_rejected", why, src[2].topic, src[2].partition, src[3]
+                    )
+                    for i, why in result.refused
+                    for src in [batch.sources[i]]
+                ]
+            )
+        await self._commit(batch.offsets)
+        committed = self.clock()
+        self.rows_committed += result.inserted
+        self.metrics.rows_written.labels(SERVICE, "pack_samples").inc(result.inserted)
+        if batch.opened_at is not None:
+            self.metrics.batch_latency.labels(SERVICE).observe(time.monotonic() - batch.opened_at)
+        observe = self.e2e_latency.observe
+        for ts in batch.sample_ts:
+            observe(max(0.0, (committed - ts).total_seconds()))
+
+    async def _write(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                if item is _DONE:
+                    return
+                assert isinstance(item, Batch)
+                await self._write_one(item)
+            finally:
+                self.queue.task_done()
+
+    async def drain_before_revoke(self, revoked: set[TopicPartition]) -> None:
+        """Write and commit what was read from partitions about to be revoked."""
+        if self.batch:
+            batch, self.batch = self.batch, self._new_batch()
+            await self.queue.put(batch)
+        try:
+            await asyncio.wait_for(self.queue.join(), timeout=self.s.batch_max_ms / 1000 + 20)
+        except TimeoutError:
+            log.warning("revoke_drain_timeout", partitions=sorted(tp.partition for tp in revoked))
+
+    # ------------------------------------------------------------------- run
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; then write and commit what was read."""
+        writer = asyncio.create_task(self._write(), name="ingest-writer")
+        reader = asyncio.create_task(self._read(stop), name="ingest-reader")
+        try:
+            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if writer in done:
+                writer.result()  # the writer only ends early by raising
+            reader.result()
+            await self.queue.put(_DONE)
+            await writer
+        finally:
+            for task in (reader, writer):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
+            self.finished.set()

@@ -1,0 +1,36 @@
+"""Settings of the ingest service (environment prefix ``PACKWATCH_INGEST_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import DLQ, PACK_SAMPLES
+
+
+class IngestSettings(BaseSettings):
+    """Batching, limits and endpoints; the broker and database come from CoreSettings."""
+
+    model_config = SettingsConfigDict(env_prefix="PACKWATCH_INGEST_", extra="ignore", frozen=True)
+
+    group_id: str = "packwatch-ingest"
+    topic: str = PACK_SAMPLES.name
+    dlq_topic: str = DLQ.name
+    batch_max_rows: int = Field(default=5000, ge=1, le=100_000)
+    batch_max_ms: int = Field(default=500, ge=10, le=60_000)
+    # Batches closed but not yet written; when full, the partitions pause.
+    max_pending_batches: int = Field(default=2, ge=1, le=16)
+    fetch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    max_payload_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_future_s: float = Field(default=300.0, ge=0)
+    max_past_days: float = Field(default=30.0, gt=0)
+    # Stop (loudly) when more than this share of the last `dlq_window` messages
+    # were rejected, or `dlq_max_consecutive` in a row were.
+    dlq_max_ratio: float = Field(default=0.5, gt=0, le=1)
+    dlq_window: int = Field(default=1000, ge=10)
+    dlq_max_consecutive: int = Field(default=500, ge=1)
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    registry_refresh_s: float = 10.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9101

@@ -1,0 +1,141 @@
+"""The database step: a batch's rows into ``pack_samples`` in one transaction.
+
+COPY into a per-connection staging table, then one statement moves the rows
+into ``pack_samples`` (rows already stored are skipped: replays change
+nothing) and merges exactly the inserted rows into the rollups
+(:data:`schemas.db.rollups.INGEST_SQL`); the batch's bookkeeping row commits
+with them. An infrastructure failure is waited out; a row the database itself
+refuses (which validation should have caught) is isolated and dead-lettered
+instead of blocking the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+
+from schemas.db.rollups import INGEST_SQL, INGEST_SQL_TIMESCALE, STAGE_DDL
+from services.ingest.batch import Batch
+from services.ingest.errors import WriteAbandoned, is_retriable
+from services.ingest.rows import COLUMNS
+
+log = structlog.get_logger(__name__)
+
+BOOKKEEPING_SQL = """INSERT INTO ingest_batches
+    (consumer_group, topic, offsets, rows_offered, rows_inserted)
+    VALUES ($1, $2, $3::jsonb, $4, $5)"""
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Pool ``init``: every connection gets its staging table."""
+    await conn.execute(STAGE_DDL)
+
+
+async def detect_timescale(pool: asyncpg.Pool) -> bool:
+    """True when ``pack_samples`` is a hypertable (its rollups maintain themselves)."""
+    return bool(
+        await pool.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'")
+        and await pool.fetchval(
+            "SELECT count(*) FROM timescaledb_information.hypertables "
+            "WHERE hypertable_name = 'pack_samples'"
+        )
+    )
+
+
+@dataclass
+class WriteResult:
+    offered: int
+    inserted: int
+    refused: list[tuple[int, str]]  # (index in batch, reason) of rows the database refused
+
+
+class Writer:
+    """Writes batches; owns the retry policy for the database."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        group: str,
+        topic: str,
+        timescale: bool,
+        retry_initial_s: float,
+        retry_max_s: float,
+        stopping: Callable[[], bool],
+        on_retry: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._group = group
+        self._topic = topic
+        self._sql = INGEST_SQL_TIMESCALE if timescale else INGEST_SQL
+        self._retry_initial = retry_initial_s
+        self._retry_max = retry_max_s
+        self._stopping = stopping
+        self._on_retry = on_retry
+
+    async def write(self, batch: Batch) -> WriteResult:
+        """Store the batch's rows durably; wait out outages; never raise for bad rows.
+
+        Raises :class:`WriteAbandoned` only when shutdown is requested while the
+        database is unreachable (the offsets then stay uncommitted).
+        """
+        delay = self._retry_initial
+        while True:
+            try:
+                return await self._write_once(batch)
+            except Exception as exc:
+                if not is_retriable(exc):
+                    if isinstance(exc, asyncpg.PostgresError):
+                        return await self._write_isolating(batch, exc)
+                    raise
+                if self._on_retry:
+                    self._on_retry(exc)
+                if self._stopping():
+                    raise WriteAbandoned(f"database unreachable at shutdown: {exc!r}") from exc
+                log.warning("db_write_retry", error=repr(exc), retry_in_s=round(delay, 2))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+
+    async def _write_once(self, batch: Batch) -> WriteResult:
+        offsets = json.dumps({f"{tp.topic}:{tp.partition}": o for tp, o in batch.offsets.items()})
+        async with self._pool.acquire() as conn, conn.transaction():
+            inserted = await self._copy_and_move(conn, batch.records)
+            await conn.execute(
+                BOOKKEEPING_SQL, self._group, self._topic, offsets, len(batch.records), inserted
+            )
+        return WriteResult(len(batch.records), inserted, [])
+
+    async def _copy_and_move(self, conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> int:
+        if not records:
+            return 0
+        await conn.copy_records_to_table("pack_samples_stage", records=records, columns=COLUMNS)
+        row = await conn.fetchrow(self._sql)
+        return int(row["inserted"])
+
+    async def _write_isolating(self, batch: Batch, first: BaseException) -> WriteResult:
+        """Write row by row (savepoints) to find the rows the database refuses."""
+        log.warning("db_refused_batch_isolating", error=repr(first), rows=len(batch.records))
+        refused: list[tuple[int, str]] = []
+        inserted = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            for i, record in enumerate(batch.records):
+                try:
+                    async with conn.transaction():
+                        inserted += await self._copy_and_move(conn, [record])
+                except asyncpg.PostgresError as exc:
+                    if is_retriable(exc):
+                        raise
+                    refused.append((i, f"{type(exc).__name__}: {exc}"))
+            offsets = json.dumps(
+                {f"{tp.topic}:{tp.partition}": o for tp, o in batch.offsets.items()}
+            )
+            await conn.execute(
+                BOOKKEEPING_SQL, self._group, self._topic, offsets, len(batch.records), inserted
+            )
+        return WriteResult(len(batch.records), inserted, refused)

@@ -1,0 +1,136 @@
+"""Shared steps of the ingest tests: a prepared database, producing, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+from schemas.db import migrate
+from services.core import dbadmin
+from services.core.kafka import open_producer
+from services.core.settings import PROJECT_ROOT, CoreSettings
+from services.ingest.app import ingest_service
+from services.ingest.service import IngestService
+from services.ingest.settings import IngestSettings
+
+DESIGN = "NMC-R3"  # 176 cells, 44 sensors: schemas.synthetic's defaults
+
+
+async def prepare_database(dsn: str, vehicles: Iterable[str]) -> None:
+    """Migrate, seed the demo registry, and register ``vehicles`` with NMC-R3 packs."""
+    await asyncio.to_thread(migrate.upgrade, dsn)
+    await dbadmin.seed(dsn, "demo", buses=3)
+    conn = await asyncpg.connect(dsn)
+    try:
+        for vid in vehicles:
+            await conn.execute(
+                "INSERT INTO vehicles (vehicle_id, depot_id, model) VALUES ($1, 'CHN-MDV', 't')",
+                vid,
+            )
+            await conn.execute(
+                "INSERT INTO packs (pack_id, design_id, vehicle_id) VALUES ($1, $2, $3)",
+                f"PK-{vid}",
+                DESIGN,
+                vid,
+            )
+    finally:
+        await conn.close()
+
+
+async def produce(bootstrap: str, topic: str, items: Iterable[tuple[bytes, bytes]]) -> int:
+    """Send (key, value) pairs and wait until the broker acknowledged all of them."""
+    n = 0
+    async with open_producer(bootstrap, linger_ms=20) as producer:
+        pending = []
+        for key, value in items:
+            pending.append(await producer.send(topic, key=key, value=value))
+            n += 1
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    return n
+
+
+async def count(dsn: str, sql: str = "SELECT count(*) FROM pack_samples") -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def wait_for_rows(dsn: str, expected: int, timeout: float = 60.0) -> int:
+    """Poll until ``pack_samples`` holds ``expected`` rows (or time runs out); return count."""
+    deadline = time.monotonic() + timeout
+    got = await count(dsn)
+    while got < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        got = await count(dsn)
+    return got
+
+
+def settings_for(
+    bootstrap: str, dsn: str, topic: str, group: str, dlq: str, **ingest: object
+) -> tuple[CoreSettings, IngestSettings]:
+    core = CoreSettings(kafka_bootstrap_servers=bootstrap, database_url=dsn)
+    values: dict[str, object] = {
+        "topic": topic,
+        "group_id": group,
+        "dlq_topic": dlq,
+        "metrics_port": 0,
+        "batch_max_ms": 200,
+        "retry_max_s": 1.0,
+    }
+    values.update(ingest)
+    return core, IngestSettings(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running_ingest(
+    core: CoreSettings, settings: IngestSettings
+) -> AsyncIterator[IngestService]:
+    """An ingest service running in this event loop for the block; stopped cleanly after."""
+    stop = asyncio.Event()
+    async with ingest_service(core, settings, stop) as service:
+        task = asyncio.create_task(service.run(stop))
+        try:
+            yield service
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
+
+
+def ingest_process(
+    bootstrap: str, dsn: str, topic: str, group: str, dlq: str, log: Path, **extra: str
+) -> subprocess.Popen[bytes]:
+    """``packwatch ingest`` as its own process (for kill and pause tests)."""
+    env = dict(os.environ)
+    env.update(
+        PACKWATCH_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        DATABASE_URL=dsn,
+        PACKWATCH_INGEST_TOPIC=topic,
+        PACKWATCH_INGEST_GROUP_ID=group,
+        PACKWATCH_INGEST_DLQ_TOPIC=dlq,
+        PACKWATCH_INGEST_METRICS_PORT="-1",
+        PACKWATCH_INGEST_BATCH_MAX_MS="200",
+        PACKWATCH_INGEST_RETRY_MAX_S="1",
+        PACKWATCH_LOG_JSON="true",
+    )
+    env.update(extra)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "ingest"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
