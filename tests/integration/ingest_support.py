@@ -68,9 +68,9 @@ async def count(dsn: str, sql: str = "SELECT count(*) FROM pack_samples") -> int
         await conn.close()
 
 
-async def wait_for_rows(dsn: str, expected: int, timeout: float = 60.0) -> int:
+async def wait_for_rows(dsn: str, expected: int, limit_s: float = 60.0) -> int:
     """Poll until ``pack_samples`` holds ``expected`` rows (or time runs out); return count."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     got = await count(dsn)
     while got < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.25)
