@@ -97,6 +97,27 @@ const maxConnections = Number.parseInt(
 
 const startedAt = performance.now()
 // One options object: PGlite.create(undefined, options) ignores the options.
+// pglite-socket turns away a client that arrives while the slot is taken, and
+// a client reconnecting right after close() can arrive before the server has
+// seen the old socket go. Waiting for the slot instead makes the target behave
+// like a pool of one: a second client waits its turn rather than failing.
+const SLOT_WAIT_MS = 30_000
+const WAITING_LIMIT = 64
+const handleConnection = PGLiteSocketServer.prototype.handleConnection
+PGLiteSocketServer.prototype.handleConnection = async function (socket) {
+  const deadline = Date.now() + SLOT_WAIT_MS
+  while (
+    this.active &&
+    !socket.destroyed &&
+    this.handlers.size >= this.maxConnections &&
+    Date.now() < deadline
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  if (socket.destroyed) return undefined
+  return handleConnection.call(this, socket)
+}
+
 const db = await PGlite.create({
   ...(inMemory ? {} : { dataDir }),
   extensions: { timescaledb },
@@ -133,6 +154,9 @@ process.on('SIGINT', () => void shutdown('SIGINT'))
 
 try {
   await server.start()
+  // The library copies maxConnections onto the net.Server, where excess sockets
+  // are destroyed before handleConnection sees them; let them in to wait.
+  server.server.maxConnections = maxConnections + WAITING_LIMIT
 } catch (err) {
   console.error(`timescale-compat: cannot listen on ${HOST}:${port}:`, err.message)
   process.exit(1)

@@ -7,6 +7,7 @@ test opens and closes its own connection and tests never overlap.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -183,6 +184,26 @@ async def test_connections_one_after_another(timescale_port: int) -> None:
             assert await connection.fetchval("SELECT $1::int", i) == i
         finally:
             await connection.close(timeout=10)
+
+
+async def test_second_client_waits_for_the_first(timescale_port: int) -> None:
+    # One backend: a second client is held until the first one leaves.
+    first = await asyncpg.connect(
+        timescale_compat.dsn(timescale_port), **timescale_compat.connect_kwargs()
+    )
+    second_connect = asyncio.ensure_future(
+        asyncpg.connect(timescale_compat.dsn(timescale_port), **timescale_compat.connect_kwargs())
+    )
+    try:
+        await asyncio.sleep(1.0)
+        assert not second_connect.done()
+    finally:
+        await first.close(timeout=10)
+    second = await asyncio.wait_for(second_connect, 20)
+    try:
+        assert await second.fetchval("SELECT 1") == 1
+    finally:
+        await second.close(timeout=10)
 
 
 def test_start_twice_and_status(timescale_target: tuple[Path, int], tmp_path: Path) -> None:
