@@ -29,6 +29,16 @@ KAFKA_PORT = int(os.environ.get("PACKWATCH_TEST_KAFKA_PORT", "29092"))
 PG_PORT = int(os.environ.get("PACKWATCH_TEST_PG_PORT", "25432"))
 
 
+KAFKA_CONFIG = kafka.KafkaConfig(
+    state_dir=TEST_STATE,
+    cache_dir=CACHE,
+    port=KAFKA_PORT,
+    controller_port=KAFKA_PORT + 1,
+    heap="768m",
+)
+PG_CONFIG = postgres.PostgresConfig(state_dir=TEST_STATE, port=PG_PORT)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address of a running broker; started for the session if needed."""
@@ -36,13 +46,7 @@ def kafka_bootstrap() -> Iterator[str]:
     if external:
         yield external
         return
-    cfg = kafka.KafkaConfig(
-        state_dir=TEST_STATE,
-        cache_dir=CACHE,
-        port=KAFKA_PORT,
-        controller_port=KAFKA_PORT + 1,
-        heap="768m",
-    )
+    cfg = KAFKA_CONFIG
     started = kafka.start(cfg)
     try:
         yield cfg.bootstrap
@@ -58,7 +62,7 @@ def pg_server() -> Iterator[str]:
     if external:
         yield external
         return
-    cfg = postgres.PostgresConfig(state_dir=TEST_STATE, port=PG_PORT)
+    cfg = PG_CONFIG
     started = postgres.start(cfg)
     try:
         yield cfg.dsn("postgres")
@@ -115,3 +119,19 @@ async def new_topic(kafka_bootstrap: str) -> AsyncIterator[NewTopicFactory]:
         if created:
             await admin.delete_topics(created)
         await admin.close()
+
+
+@pytest.fixture
+def local_servers(
+    kafka_bootstrap: str, pg_server: str
+) -> tuple[kafka.KafkaConfig, postgres.PostgresConfig]:
+    """The session's own broker and database, for tests that stop and restart them.
+
+    Such tests need servers this session controls; with external servers set
+    they fail with this message rather than pass without testing anything.
+    """
+    if os.environ.get("PACKWATCH_TEST_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
+        "PACKWATCH_TEST_DATABASE_URL"
+    ):
+        pytest.fail("restart tests need the session's own local broker and database")
+    return KAFKA_CONFIG, PG_CONFIG

@@ -53,6 +53,10 @@ async def ingest_service(
                 core.bootstrap_servers, [settings.topic], group_id=settings.group_id,
                 listener=listener,
                 max_poll_records=settings.batch_max_rows,
+                group_instance_id=settings.group_instance_id,
+                session_timeout_ms=settings.session_timeout_ms,
+                heartbeat_interval_ms=settings.session_timeout_ms // 5,
+                max_poll_interval_ms=settings.max_poll_interval_ms,
                 fetch_max_bytes=settings.fetch_max_bytes,
                 max_partition_fetch_bytes=min(settings.fetch_max_bytes, 4 * 1024 * 1024),
             )

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psutil
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -97,6 +98,7 @@ class IngestService:
         self.dead_lettered = 0
         self._committed: dict[TopicPartition, int] = {}
         self.finished = asyncio.Event()  # set when run() has returned or raised
+        self._process = psutil.Process()
 
     def _new_batch(self) -> Batch:
         return Batch(self.s.batch_max_rows, self.s.batch_max_ms)
@@ -145,6 +147,14 @@ class IngestService:
         if not self.batch:
             return
         batch, self.batch = self.batch, self._new_batch()
+        if self._process.memory_info().rss > self.s.max_rss_mb * 1024 * 1024:
+            # Over the memory cap: hold the partitions until every pending batch is written.
+            self.consumer.pause(*self.consumer.assignment())
+            self.metrics.paused.labels(SERVICE).set(1)
+            log.warning("memory_cap_pause", rss_mb=self._process.memory_info().rss >> 20)
+            await self.queue.join()
+            self.consumer.resume(*self.consumer.assignment())
+            self.metrics.paused.labels(SERVICE).set(0)
         if self.queue.full():
             assigned = self.consumer.assignment()
             self.consumer.pause(*assigned)

@@ -16,10 +16,18 @@ class IngestSettings(BaseSettings):
     group_id: str = "packwatch-ingest"
     topic: str = PACK_SAMPLES.name
     dlq_topic: str = DLQ.name
+    # Static membership (e.g. the pod name): a restarted instance takes its
+    # partitions back at once instead of waiting for the session to expire.
+    group_instance_id: str | None = None
+    session_timeout_ms: int = Field(default=10_000, ge=6000)
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     batch_max_rows: int = Field(default=5000, ge=1, le=100_000)
     batch_max_ms: int = Field(default=500, ge=10, le=60_000)
     # Batches closed but not yet written; when full, the partitions pause.
     max_pending_batches: int = Field(default=2, ge=1, le=16)
+    # Above this resident size the reader stops fetching until the writer has
+    # caught up: a slow database never makes the process grow without end.
+    max_rss_mb: int = Field(default=450, ge=64)
     fetch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024)
     max_future_s: float = Field(default=300.0, ge=0)

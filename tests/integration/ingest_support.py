@@ -24,12 +24,24 @@ from services.ingest.settings import IngestSettings
 DESIGN = "NMC-R3"  # 176 cells, 44 sensors: schemas.synthetic's defaults
 
 
-async def prepare_database(dsn: str, vehicles: Iterable[str]) -> None:
-    """Migrate, seed the demo registry, and register ``vehicles`` with NMC-R3 packs."""
+async def prepare_database(
+    dsn: str, vehicles: Iterable[str], cells: int = 176, sensors: int = 44
+) -> None:
+    """Migrate, seed the demo registry, register ``vehicles`` with packs of that shape."""
     await asyncio.to_thread(migrate.upgrade, dsn)
     await dbadmin.seed(dsn, "demo", buses=3)
     conn = await asyncpg.connect(dsn)
+    design = DESIGN
     try:
+        if (cells, sensors) != (176, 44):
+            design = f"TEST-{cells}S-{sensors}T"
+            await conn.execute(
+                """INSERT INTO pack_designs (design_id, revision, chemistry, cell_supplier,
+                cell_model, cells_series, cells_parallel, cell_nominal_ah, nominal_ah,
+                nominal_v, cooling, temp_sensors, sensor_cells)
+                VALUES ($1, 'T', 'LFP', 'test', 'test', $2, 1, 100, 100, $3, 'air', $4, '[]')""",
+                design, cells, cells * 3.2, sensors,
+            )  # fmt: skip
         for vid in vehicles:
             await conn.execute(
                 "INSERT INTO vehicles (vehicle_id, depot_id, model) VALUES ($1, 'CHN-MDV', 't')",
@@ -38,7 +50,7 @@ async def prepare_database(dsn: str, vehicles: Iterable[str]) -> None:
             await conn.execute(
                 "INSERT INTO packs (pack_id, design_id, vehicle_id) VALUES ($1, $2, $3)",
                 f"PK-{vid}",
-                DESIGN,
+                design,
                 vid,
             )
     finally:

@@ -1,0 +1,135 @@
+"""Ingestion when things fail: killed processes, restarted servers, rebalances, slowness.
+
+Each test runs ``packwatch ingest`` as real processes against the real broker
+and database, and checks the one property that matters: every sample sent is
+in ``pack_samples`` exactly once, and nothing valid went to the DLQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.synthetic import payloads
+from tests.conftest import NewTopicFactory
+from tests.integration.ingest_support import (
+    count,
+    ingest_process,
+    prepare_database,
+    produce,
+    wait_for_rows,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CELLS, SENSORS = 24, 8  # small packs: the subject is delivery, not payload size
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+async def _assert_exactly_once(dsn: str, sent: int) -> None:
+    assert await count(dsn) == sent
+    assert await count(dsn, "SELECT count(DISTINCT (vehicle_id, ts)) FROM pack_samples") == sent
+    assert await count(dsn, "SELECT coalesce(sum(n), 0) FROM pack_samples_1m") == sent
+
+
+async def test_sigkill_twenty_times_while_100000_samples_flow(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
+) -> None:
+    topic, dlq = await new_topic("pack", 6), await new_topic("dlq", 1)
+    vehicles = [f"K-{i:03d}" for i in range(100)]
+    await prepare_database(database, vehicles, CELLS, SENSORS)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    items = [(k, v) for k, v, _ in payloads(vehicles, start, 1000, cells=CELLS, sensors=SENSORS)]
+    assert len(items) == 100_000
+
+    async def flow() -> None:  # samples keep arriving while the consumer dies
+        for i in range(0, len(items), 10_000):
+            await produce(kafka_bootstrap, topic, items[i : i + 10_000])
+            await asyncio.sleep(0.5)
+
+    producer = asyncio.create_task(flow())
+    rng = random.Random(20)
+    log = tmp_path / "ingest.log"
+    extra = {"PACKWATCH_INGEST_GROUP_INSTANCE_ID": "ingest-0"}
+    kills = 0
+    while kills < 20:
+        proc = ingest_process(kafka_bootstrap, database, topic, "g-kill", dlq, log, **extra)
+        await asyncio.sleep(rng.uniform(1.0, 3.5))  # start-up, mid-batch, mid-commit …
+        proc.kill()
+        proc.wait(10)
+        kills += 1
+    await producer
+    proc = ingest_process(kafka_bootstrap, database, topic, "g-kill", dlq, log, **extra)
+    try:
+        assert await wait_for_rows(database, len(items), limit_s=180) == len(items)
+        await asyncio.sleep(1.0)  # anything still in flight would now show as a duplicate
+        await _assert_exactly_once(database, len(items))
+    finally:
+        _stop(proc)
+    assert kills == 20
+
+
+async def test_rebalances_and_a_stalled_instance_lose_nothing(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
+) -> None:
+    topic, dlq = await new_topic("pack", 6), await new_topic("dlq", 1)
+    vehicles = [f"R-{i:03d}" for i in range(60)]
+    await prepare_database(database, vehicles, CELLS, SENSORS)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    items = [(k, v) for k, v, _ in payloads(vehicles, start, 600, cells=CELLS, sensors=SENSORS)]
+    log = tmp_path / "ingest.log"
+    extra = {
+        "PACKWATCH_INGEST_SESSION_TIMEOUT_MS": "6000",
+        "PACKWATCH_INGEST_MAX_POLL_INTERVAL_MS": "8000",
+        "PACKWATCH_INGEST_BATCH_MAX_ROWS": "500",
+    }
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return ingest_process(kafka_bootstrap, database, topic, "g-reb", dlq, log, **extra)
+
+    procs = [spawn() for _ in range(3)]
+    producer = asyncio.create_task(produce(kafka_bootstrap, topic, items))
+    rng = random.Random(5)
+    try:
+        # Instances leave (cleanly or killed) and join every few seconds.
+        for round_ in range(6):
+            await asyncio.sleep(rng.uniform(2, 4))
+            victim = procs.pop(rng.randrange(len(procs)))
+            if round_ % 2:
+                victim.kill()
+                victim.wait(10)
+            else:
+                _stop(victim)
+            procs.append(spawn())
+        # One instance stalls past max.poll.interval.ms, then wakes up.
+        stalled = procs[0]
+        stalled.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(12)
+        stalled.send_signal(signal.SIGCONT)
+        await producer
+        assert await wait_for_rows(database, len(items), limit_s=180) == len(items)
+        await asyncio.sleep(2.0)
+        await _assert_exactly_once(database, len(items))
+        # No crash loops: every instance still running.
+        assert all(p.poll() is None for p in procs), log.read_text()[-3000:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGCONT)
+            _stop(p)

@@ -1,0 +1,122 @@
+"""Ingestion through server restarts and a slow database."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+
+from schemas.synthetic import payloads
+from services.stack import kafka, postgres
+from tests.conftest import NewTopicFactory
+from tests.integration.ingest_support import (
+    count,
+    ingest_process,
+    prepare_database,
+    produce,
+    wait_for_rows,
+)
+from tests.integration.latency_proxy import LatencyProxy
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+async def test_broker_and_database_restarts_lose_nothing_and_send_nothing_to_dlq(
+    local_servers: tuple[kafka.KafkaConfig, postgres.PostgresConfig],
+    kafka_bootstrap: str,
+    database: str,
+    new_topic: NewTopicFactory,
+    tmp_path: Path,
+) -> None:
+    kafka_cfg, pg_cfg = local_servers
+    topic, dlq = await new_topic("pack", 3), await new_topic("dlq", 1)
+    vehicles = [f"O-{i:02d}" for i in range(20)]
+    await prepare_database(database, vehicles, 24, 8)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    items = [(k, v) for k, v, _ in payloads(vehicles, start, 900, cells=24, sensors=8)]
+    thirds = [items[i::3] for i in range(3)]
+    log = tmp_path / "ingest.log"
+    proc = ingest_process(kafka_bootstrap, database, topic, "g-out", dlq, log)
+    try:
+        await produce(kafka_bootstrap, topic, thirds[0])
+        assert await wait_for_rows(database, len(thirds[0]), limit_s=90) == len(thirds[0])
+
+        # The database goes away while samples keep arriving.
+        await produce(kafka_bootstrap, topic, thirds[1][: len(thirds[1]) // 2])
+        await asyncio.to_thread(postgres.stop, pg_cfg)
+        await produce(kafka_bootstrap, topic, thirds[1][len(thirds[1]) // 2 :])
+        await asyncio.sleep(8)
+        assert proc.poll() is None, "ingest exited while the database was down"
+        await asyncio.to_thread(postgres.start, pg_cfg)
+        expected = len(thirds[0]) + len(thirds[1])
+        assert await wait_for_rows(database, expected, limit_s=120) == expected
+
+        # The broker goes away and comes back.
+        await asyncio.to_thread(kafka.stop, kafka_cfg)
+        await asyncio.sleep(3)
+        assert proc.poll() is None, "ingest exited while the broker was down"
+        await asyncio.to_thread(kafka.start, kafka_cfg)
+        await produce(kafka_bootstrap, topic, thirds[2])
+        assert await wait_for_rows(database, len(items), limit_s=180) == len(items)
+        assert proc.poll() is None
+    finally:
+        _stop(proc)
+    assert await count(database) == len(items)
+    assert await count(database, "SELECT coalesce(sum(n), 0) FROM pack_samples_1m") == len(items)
+    text = log.read_text()
+    assert "db_write_retry" in text  # it waited the outage out …
+    assert '"dlq' not in text.replace('"dlq_topic', "")  # … and dead-lettered nothing
+
+
+async def test_slow_database_pauses_consumption_within_the_memory_cap(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
+) -> None:
+    topic, dlq = await new_topic("pack", 3), await new_topic("dlq", 1)
+    vehicles = [f"S-{i:03d}" for i in range(50)]
+    await prepare_database(database, vehicles)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    items = [(k, v) for k, v, _ in payloads(vehicles, start, 600)]  # 30,000 × 176-cell samples
+    await produce(kafka_bootstrap, topic, items)
+    host, _, rest = database.removeprefix("postgresql://postgres@").partition(":")
+    port, _, dbname = rest.partition("/")
+    cap_mb = 300
+    log = tmp_path / "ingest.log"
+    async with LatencyProxy(host, int(port), delay_s=0.05) as proxy:
+        slow_dsn = f"postgresql://postgres@127.0.0.1:{proxy.port}/{dbname}"
+        proc = ingest_process(
+            kafka_bootstrap, slow_dsn, topic, "g-slow", dlq, log,
+            PACKWATCH_INGEST_MAX_RSS_MB=str(cap_mb), PACKWATCH_INGEST_BATCH_MAX_ROWS="2000",
+        )  # fmt: skip
+        peak = 0
+        try:
+            ps = psutil.Process(proc.pid)
+            for _ in range(100):  # 10 s of a slow database
+                peak = max(peak, ps.memory_info().rss)
+                await asyncio.sleep(0.1)
+            during = await count(database)
+            assert during < len(items), "the slowdown did not slow anything"
+            proxy.delay_s = 0.0
+            while await count(database) < len(items):
+                peak = max(peak, ps.memory_info().rss)
+                assert proc.poll() is None
+                await asyncio.sleep(0.2)
+        finally:
+            _stop(proc)
+    assert await count(database) == len(items)
+    assert peak < cap_mb * 1024 * 1024 * 1.1, f"peak RSS {peak >> 20} MB over the cap"
+    assert "backpressure_pause" in log.read_text()
