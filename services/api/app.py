@@ -7,7 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api import errors, routes_ops, routes_telemetry, routes_vehicles
+from services.api import (
+    errors,
+    routes_cells,
+    routes_export,
+    routes_fleet,
+    routes_ops,
+    routes_telemetry,
+    routes_vehicles,
+)
 from services.api.metric_defs import new_api_metrics
 from services.api.middleware import MetricsMiddleware
 from services.api.settings import ApiSettings
@@ -51,8 +59,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = cfg
     app.state.metrics = metrics
     errors.install(app)
-    app.include_router(routes_ops.router)
-    app.include_router(routes_vehicles.router)
-    app.include_router(routes_telemetry.router)
+    # The routers' routes join the app's own list (each already carries its
+    # router's prefix, tags and error responses), so ``app.routes`` lists every
+    # APIRoute directly: the auth tests walk it, and the request metrics label by
+    # the full path template.
+    for module in (
+        routes_ops,
+        routes_vehicles,
+        routes_telemetry,
+        routes_cells,
+        routes_fleet,
+        routes_export,
+    ):
+        app.router.routes.extend(module.router.routes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -42,6 +42,7 @@ class ApiSettings(CoreSettings):
     export_chunk_rows: int = Field(default=5000, ge=1)
     export_max_rows: int = Field(default=1_000_000, ge=1)
     list_max: int = Field(default=500, ge=1)
+    fleet_max_vehicles: int = Field(default=10_000, ge=1)
 
     # A vehicle whose latest sample is older than this counts as offline.
     online_window: timedelta = timedelta(minutes=2)

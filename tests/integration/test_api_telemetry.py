@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -101,8 +101,6 @@ async def test_downsampled_values_equal_aggregates_of_the_raw_rows(
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["signals"] == SIGNALS
-    from datetime import datetime
-
     lo, hi = datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"])
     assert lo <= start and hi >= start + span
     expected = await _recompute(fleet.dsn, width_s, lo, hi)

@@ -1,0 +1,203 @@
+"""Authentication, roles and depot scope, walked over every route of the app."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from services.api import tokens
+from services.api.app import create_app
+from services.api.cli import token_command
+from services.api.routes_ops import PUBLIC_PATHS
+from tests.integration.test_api_support import (
+    FOREIGN,
+    FOREIGN_PACK,
+    HOME,
+    OWN,
+    Fleet,
+    bearer,
+    client_for,
+    iso,
+    issue,
+    prepare,
+    settings_for,
+)
+
+pytestmark = pytest.mark.integration
+
+FOREIGN_NAMES = ("BUS-0002", "BUS-0003", "BUS-0005", "BUS-0006", "MUM-WDL", "BLR-YPR")
+
+
+@pytest.fixture
+async def fleet(database: str) -> Fleet:
+    return await prepare(database)
+
+
+@pytest.fixture
+async def app_client(fleet: Fleet) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings_for(fleet.dsn))
+    async with client_for(app) as client:
+        yield app, client
+
+
+def protected_routes(app: FastAPI) -> list[APIRoute]:
+    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.path not in PUBLIC_PATHS]
+    assert len(routes) >= 10
+    return routes
+
+
+def url(route: APIRoute, vehicle: str, pack: str) -> str:
+    return route.path.replace("{vehicle_id}", vehicle).replace("{pack_id}", pack)
+
+
+def query(fleet: Fleet) -> dict[str, str]:
+    start = fleet.start + timedelta(minutes=1)
+    return {"start": iso(start), "end": iso(start + timedelta(minutes=10))}
+
+
+async def _args(**kw: object) -> argparse.Namespace:
+    base: dict[str, object] = {
+        "role": None,
+        "depot": None,
+        "expires_days": None,
+        "description": None,
+        "token_id": None,
+        "json": False,
+    }
+    return argparse.Namespace(**{**base, **kw})
+
+
+async def test_every_protected_route_refuses_bad_tokens(
+    fleet: Fleet, app_client: tuple[FastAPI, httpx.AsyncClient]
+) -> None:
+    app, client = app_client
+    expired = await issue(fleet.dsn, "admin", expires_days=1e-9)
+    code, lines = await token_command(fleet.dsn, await _args(action="create", role="admin"))
+    assert code == 0
+    revoked = lines[-1]
+    revoked_id = tokens.parse(revoked)
+    assert revoked_id is not None
+    code, _ = await token_command(fleet.dsn, await _args(action="revoke", token_id=revoked_id[0]))
+    assert code == 0
+    valid = await issue(fleet.dsn, "admin")
+    unknown = f"pw_{'0' * 12}_{valid.token.rsplit('_', 1)[1].rjust(43, 'A')[:43]}"
+    forged = valid.token[:-1] + ("A" if valid.token[-1] != "A" else "B")
+    refused: dict[str, dict[str, str]] = {
+        "missing": {},
+        "malformed": {"Authorization": "Bearer not-a-token"},
+        "wrong scheme": {"Authorization": f"Basic {valid.token}"},
+        "unknown": bearer(unknown),
+        "wrong secret": bearer(forged),
+        "expired": bearer(expired.token),
+        "revoked": bearer(revoked),
+    }
+    for route in protected_routes(app):
+        path = url(route, OWN, "PK-NMC-R3-00001")
+        for method in route.methods or ():
+            for why, headers in refused.items():
+                r = await client.request(method, path, params=query(fleet), headers=headers)
+                assert r.status_code == 401, (path, why, r.status_code, r.text)
+                body = r.json()
+                assert body["error"] == "unauthorized" and body["reason"], (path, why)
+            ok = await client.request(
+                method, path, params=query(fleet), headers=bearer(valid.token)
+            )
+            assert ok.status_code == 200, (path, ok.text)
+
+
+async def test_a_depot_scoped_token_sees_nothing_of_other_depots(
+    fleet: Fleet, app_client: tuple[FastAPI, httpx.AsyncClient]
+) -> None:
+    app, client = app_client
+    scoped = bearer((await issue(fleet.dsn, "admin", depots=[HOME])).token)
+    walked = 0
+    for route in protected_routes(app):
+        has_id = "{vehicle_id}" in route.path or "{pack_id}" in route.path
+        for method in route.methods or ():
+            if has_id:
+                mine = await client.request(
+                    method, url(route, OWN, "PK-NMC-R3-00001"), params=query(fleet), headers=scoped
+                )
+                assert mine.status_code == 200, (route.path, mine.text)
+                r = await client.request(
+                    method, url(route, FOREIGN, FOREIGN_PACK), params=query(fleet), headers=scoped
+                )
+                assert r.status_code == 404, (route.path, r.status_code)
+                # The same answer as for an id that does not exist: no data, no depot.
+                assert r.json()["error"] == "not_found" and set(r.json()) == {"error", "reason"}
+                assert "MUM-WDL" not in r.text and "BLR-YPR" not in r.text
+            else:
+                r = await client.request(method, route.path, params=query(fleet), headers=scoped)
+                assert r.status_code == 200, (route.path, r.text)
+                for name in FOREIGN_NAMES:
+                    assert name not in r.text, (route.path, name)
+            walked += 1
+    assert walked == len(protected_routes(app))
+    summary = (await client.get("/v1/fleet/summary", headers=scoped)).json()
+    assert summary["vehicles"] == 2  # two of the six demo buses are in CHN-MDV
+
+
+async def test_roles_gate_raw_data_and_exports(
+    fleet: Fleet, app_client: tuple[FastAPI, httpx.AsyncClient]
+) -> None:
+    _, client = app_client
+    q = query(fleet)
+    raw_routes = [
+        ("/v1/vehicles/BUS-0001/telemetry", {**q, "interval": "raw"}),
+        ("/v1/vehicles/BUS-0001/cells/snapshot", {}),
+        ("/v1/vehicles/BUS-0001/cells/heatmap", q),
+        ("/v1/vehicles/BUS-0001/export", q),
+    ]
+    views = [
+        ("/v1/vehicles", {}),
+        ("/v1/vehicles/BUS-0001", {}),
+        ("/v1/fleet/summary", {}),
+        ("/v1/vehicles/BUS-0001/telemetry", q),
+    ]
+    for role, raw_status in (("operator", 403), ("maintenance", 403), ("engineer", 200)):
+        auth = bearer((await issue(fleet.dsn, role)).token)
+        for path, params in raw_routes:
+            r = await client.get(path, params=params, headers=auth)
+            assert r.status_code == raw_status, (role, path, r.text)
+            if raw_status == 403:
+                assert r.json()["error"] == "forbidden"
+        for path, params in views:
+            assert (await client.get(path, params=params, headers=auth)).status_code == 200
+
+
+async def test_token_cli_prints_the_token_once_and_stores_only_its_hash(fleet: Fleet) -> None:
+    code, lines = await token_command(
+        fleet.dsn,
+        await _args(action="create", role="engineer", depot=[HOME], expires_days=30.0),
+    )
+    assert code == 0
+    token = lines[-1]
+    parsed = tokens.parse(token)
+    assert parsed is not None
+    token_id, secret = parsed
+    conn = await asyncpg.connect(fleet.dsn)
+    try:
+        stored = await conn.fetchrow("SELECT * FROM api_tokens WHERE token_id = $1", token_id)
+        assert stored is not None and secret.encode() not in bytes(stored["secret_sha256"])
+        assert list(stored["depots"]) == [HOME] and stored["expires_at"] is not None
+        principal = await tokens.verify(conn, token)
+        assert principal is not None and principal.depots == (HOME,)
+    finally:
+        await conn.close()
+    code, listed = await token_command(fleet.dsn, await _args(action="list", json=True))
+    assert code == 0 and token_id in "".join(listed) and secret not in "".join(listed)
+    code, _ = await token_command(fleet.dsn, await _args(action="create", role="root"))
+    assert code == 2
+    code, _ = await token_command(
+        fleet.dsn, await _args(action="create", role="operator", depot=["NOWHERE"])
+    )
+    assert code == 2
+    assert (await token_command(fleet.dsn, await _args(action="revoke", token_id=token_id)))[0] == 0
+    assert (await token_command(fleet.dsn, await _args(action="revoke", token_id=token_id)))[0] == 1
