@@ -141,10 +141,11 @@ class Fleet:
         1 s is the bus's cadence and resolves the stop-and-go speed trace. Above
         2 s each step uses a cycle-average speed and the mean power of stopping
         and starting instead (energy, heat and ageing stay right; the second-by-
-        second current does not); up to 60 s keeps the thermal model accurate.
+        second current does not). The thermal and ageing models stay stable up to
+        300 s; above ~120 s the CC-CV charge taper and the RC transients coarsen.
         """
-        if not 0.0 < dt <= 60.0:
-            raise ValueError("dt must be in (0, 60] seconds")
+        if not 0.0 < dt <= 300.0:
+            raise ValueError("dt must be in (0, 300] seconds")
         self._switch_faults()
         unix = self.start_unix + self.t_s
         # Ambient and the timetable change slowly: refresh them every 10 s of

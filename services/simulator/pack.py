@@ -149,16 +149,17 @@ class PackGroup:
         i_load = (e - np.sqrt(disc)) / (2.0 * r_tot)
         charging = charger_kw > 0.0
         if charging.any():
-            v_cv = p.v_max - 0.05
-            taper = np.clip((v_cv - self.cell_v.max(axis=1)) / 0.03, 0.02, 1.0)
-            i_max = (
-                np.minimum(
-                    charger_kw * 1000.0 / np.maximum(self.v_pack, 1.0),
-                    p.charge_c_rate * p.capacity_ah,
-                )
-                * taper
+            # CC-CV as the BMS does it: the charge current is the largest that keeps
+            # the highest element at v_cv by the end of the step (R0 plus the
+            # RC pairs' rise within the step), capped by C-rate and charger power.
+            a1, a2 = np.exp(-dt / p.tau1_s), np.exp(-dt / p.tau2_s)
+            r_step = r_eff + self.r1 * (1.0 - a1) + self.r2 * (1.0 - a2)
+            e_step = e_cell + self.v1 * (1.0 - a1) + self.v2 * (1.0 - a2)
+            i_cv = (np.maximum(p.v_max - 0.05 - e_step, 0.0) / r_step).min(axis=1)
+            i_max = np.minimum(
+                charger_kw * 1000.0 / np.maximum(self.v_pack, 1.0), p.charge_c_rate * p.capacity_ah
             )
-            i_load = np.where(charging, i_load - i_max, i_load)
+            i_load = np.where(charging, i_load - np.minimum(i_max, i_cv + i_load), i_load)
         i = i_load
         self.current = i
         i_sc = ocv_then / self.r_short if self.has_short else 0.0
