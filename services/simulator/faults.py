@@ -51,7 +51,7 @@ SEVERITY_DOC: dict[str, str] = {
     "sensor_fault/stuck": "reading follows the true change with gain 1 - s (s=1: frozen)",
     "sensor_fault/drift": "offset grows 0.05 .. 5 degC per hour, log scale, sign random",
     "sensor_fault/dropout": "share of seconds reading -40 degC (open NTC): 0.02 .. 1",
-    "insulation_fault": "resistance falls (tau 6 h) to 3000 kOhm .. 30 kOhm, log scale",
+    "insulation_fault": "resistance falls to 3000 .. 30 kOhm (log), time constant 6 h .. 36 min",
     "weak_cell": "capacity x (0.97 - 0.32 s)",
 }
 
@@ -238,3 +238,8 @@ def insulation_floor_kohm(sev: float) -> float:
 def weak_capacity_factor(sev: float) -> float:
     """Capacity of a weak cell relative to its healthy self."""
     return 0.97 - 0.32 * sev
+
+
+def insulation_tau_s(sev: float) -> float:
+    """Time constant of the insulation resistance's fall: severe faults are fast (water ingress)."""
+    return 6 * 3600.0 * (1.0 - 0.9 * sev)

@@ -115,7 +115,10 @@ class Fleet:
             (b.vehicle_id, DESIGNS[b.design_id].cells_series, DESIGNS[b.design_id].temp_sensors)
             for b in self.buses
         ]
-        self.faults = fl.resolve(specs, vehicles, config.horizon_s, rng)
+        # Faults draw from their own stream, so adding a fault leaves the rest of
+        # the fleet's random history (duty, noise) unchanged: a clean A/B.
+        fault_rng = np.random.default_rng([config.seed, 1])
+        self.faults = fl.resolve(specs, vehicles, config.horizon_s, fault_rng)
         self._pending = sorted(self.faults, key=lambda f: f.start_s)
         self._active: list[fl.Fault] = []
         self._next_plan_s = 0.0

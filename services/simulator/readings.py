@@ -115,6 +115,7 @@ class GroupSim:
         g.ins_nominal = rng.uniform(4000.0, 9000.0, n)
         g.ins_floor = np.full(n, np.inf)
         g.ins_onset = np.zeros(n)
+        g.ins_tau_s = np.full(n, 6 * 3600.0)
         g.stuck_gain = np.ones((n, s))
         g.stuck_anchor = np.zeros((n, s))
         g.drift_rate = np.zeros((n, s))
@@ -143,6 +144,7 @@ class GroupSim:
     ins_nominal: F64
     ins_floor: F64
     ins_onset: F64
+    ins_tau_s: F64
     stuck_gain: F64
     stuck_anchor: F64
     drift_rate: F64
@@ -172,6 +174,7 @@ class GroupSim:
         elif f.kind == "insulation_fault":
             self.ins_floor[row] = fl.insulation_floor_kohm(s) if on else math.inf
             self.ins_onset[row] = t_s
+            self.ins_tau_s[row] = fl.insulation_tau_s(s)
         elif f.kind == "sensor_fault":
             assert f.sensor is not None
             j = f.sensor
@@ -196,7 +199,7 @@ def _insulation(g: GroupSim, t_s: float, unix: float) -> tuple[F64, F64]:
     hour = ((unix + IST_OFFSET_S) % 86400.0) / 3600.0
     healthy = g.ins_nominal * (1.0 - 0.12 * math.cos(2 * math.pi * (hour - 5.0) / 24.0))
     floor = np.minimum(g.ins_floor, healthy)
-    falling = floor + (healthy - floor) * np.exp(-(t_s - g.ins_onset) / (6 * 3600.0))
+    falling = floor + (healthy - floor) * np.exp(-(t_s - g.ins_onset) / g.ins_tau_s)
     pos = np.where(np.isfinite(g.ins_floor), falling, healthy)
     neg = healthy * 1.07
     return pos, neg
