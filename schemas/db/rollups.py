@@ -136,7 +136,7 @@ STATE_COLUMNS: tuple[tuple[str, str], ...] = tuple(
     pair for a in AGGREGATES for pair in a.state_columns()
 )
 # Columns of pack_samples the aggregates read (what INSERT … RETURNING must return).
-_SOURCE_COLUMNS = (
+SOURCE_COLUMNS = (
     "vehicle_id", "ts", "soc_pct", "pack_voltage_v", "pack_current_a", "cell_voltage_min_v",
     "cell_voltage_max_v", "cell_temp_min_c", "cell_temp_max_c", "cell_temp_mean_c",
     "coolant_inlet_c", "coolant_outlet_c", "ambient_c", "insulation_kohm", "speed_kmh",
@@ -223,7 +223,7 @@ ON CONFLICT (vehicle_id, bucket) DO UPDATE SET {sets}"""
 INGEST_SQL = f"""WITH ins AS (
     INSERT INTO pack_samples SELECT * FROM pack_samples_stage
     ON CONFLICT (vehicle_id, ts) DO NOTHING
-    RETURNING {", ".join(_SOURCE_COLUMNS)}
+    RETURNING {", ".join(SOURCE_COLUMNS)}
 ), m AS (
     {_state_upsert(MINUTE, "ins", "merge")}
     RETURNING 1
@@ -259,8 +259,27 @@ def _recompute(rollup: str) -> str:
 REFRESH_MINUTES_SQL = _recompute(MINUTE)
 REFRESH_HOURS_SQL = _recompute(HOUR)
 
-#: The per-connection staging table a batch is copied into before INGEST_SQL.
+#: The per-connection staging table a batch is copied into before INGEST_SQL
+#: (the slow path, for batches holding rows that are already stored).
 STAGE_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS pack_samples_stage "
     "(LIKE pack_samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
+
+#: The narrow staging table: just the columns the rollups read (see INGEST_FAST).
+STAGE_NARROW_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS pack_samples_stage_narrow ON COMMIT DELETE ROWS AS "
+    f"SELECT {', '.join(SOURCE_COLUMNS)} FROM pack_samples WITH NO DATA"
+)
+
+#: The fast path of a batch with no duplicates: its rows were COPied straight
+#: into pack_samples and their rollup columns into the narrow staging table;
+#: this merges them into both rollups (the table empties at commit).
+MERGE_NARROW_SQL = f"""WITH m AS (
+    {_state_upsert(MINUTE, "pack_samples_stage_narrow", "merge")}
+    RETURNING 1
+), h AS (
+    {_state_upsert(HOUR, "pack_samples_stage_narrow", "merge")}
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM m) AS minutes, (SELECT count(*) FROM h) AS hours"""

@@ -98,7 +98,9 @@ pack_samples = Table(
     Column("ts", TSTZ, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("received_at", TSTZ),
-    Column("ingested_at", TSTZ, nullable=False, server_default=NOW),
+    # clock_timestamp, not now(): the moment the row was written, not when its
+    # transaction began, so ingested_at - ts measures ingestion latency.
+    Column("ingested_at", TSTZ, nullable=False, server_default=text("clock_timestamp()")),
     Column("pack_id", Text),
     Column("pack_voltage_v", REAL, nullable=False),
     Column("pack_current_a", REAL, nullable=False),

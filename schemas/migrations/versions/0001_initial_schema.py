@@ -126,7 +126,7 @@ def upgrade() -> None:
     sa.Column('ts', sa.DateTime(timezone=True), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('ingested_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('ingested_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
     sa.Column('pack_id', sa.Text(), nullable=True),
     sa.Column('pack_voltage_v', sa.REAL(), nullable=False),
     sa.Column('pack_current_a', sa.REAL(), nullable=False),

@@ -1,0 +1,258 @@
+"""Benchmark: sustained ingest rate, the COPY ceiling, latency at 5,000 samples/s, peak RSS.
+
+    make bench-ingest            (or: python -m load_tests.bench_ingest)
+
+1. Fills a fresh topic with PackSamples of a 192-cell, 48-sensor pack.
+2. Ceiling, same run: the same rows copied straight into ``pack_samples`` of a
+   fresh database with asyncpg COPY from memory (no Kafka, no decoding).
+3. Sustained rate: ``packwatch ingest`` (its own process) drains the topic into
+   another fresh database; rows/s from its first row to its last; peak RSS.
+4. Latency: samples stamped with the current time, offered at a fixed 5,000/s
+   for 20 s; latency = ``ingested_at - ts`` (written row vs vehicle timestamp),
+   p50/p99 after a 3 s warm-up.
+Broker, database and service share this machine's cores. Figures, never a verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import psutil
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from load_tests.common import ensure_stack, fresh_database, report
+from schemas.messages import decode_pack_sample
+from schemas.synthetic import payloads
+from services.core.kafka import open_producer
+from services.core.settings import PROJECT_ROOT, CoreSettings
+from services.ingest.rows import COLUMNS, to_record
+
+CELLS, SENSORS = 192, 48
+N_SAMPLES = int(os.environ.get("BENCH_INGEST_SAMPLES", "150000"))
+N_VEHICLES = 500
+LATENCY_RATE = 5000
+LATENCY_SECONDS = 20
+
+
+async def _register(dsn: str, vehicles: list[str]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO depots (depot_id, name, city) VALUES ('BENCH', 'bench', 'bench');
+            INSERT INTO pack_designs (design_id, revision, chemistry, cell_supplier, cell_model,
+              cells_series, cells_parallel, cell_nominal_ah, nominal_ah, nominal_v, cooling,
+              temp_sensors, sensor_cells)
+            VALUES ('BENCH-192S', 'B', 'LFP', 'bench', 'bench', 192, 1, 280, 280, 614,
+              'liquid', 48, '[]')"""
+        )
+        await conn.executemany(
+            "INSERT INTO vehicles (vehicle_id, depot_id, model) VALUES ($1, 'BENCH', 'b')",
+            [(v,) for v in vehicles],
+        )
+        await conn.executemany(
+            "INSERT INTO packs (pack_id, design_id, vehicle_id) VALUES ($1, 'BENCH-192S', $2)",
+            [(f"PK-{v}", v) for v in vehicles],
+        )
+    finally:
+        await conn.close()
+
+
+async def _topic(bootstrap: str, partitions: int = 12) -> str:
+    name = f"bench.pack.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def _produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:
+    async with open_producer(bootstrap, linger_ms=20) as producer:
+        pending = []
+        for key, value in items:
+            pending.append(await producer.send(topic, key=key, value=value))
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+
+
+async def copy_ceiling(dsn: str, values: list[bytes]) -> float:
+    records = [to_record(decode_pack_sample(v)) for v in values]
+    conn = await asyncpg.connect(dsn)
+    try:
+        t0 = time.perf_counter()
+        for i in range(0, len(records), 5000):
+            await conn.copy_records_to_table(
+                "pack_samples", records=records[i : i + 5000], columns=COLUMNS
+            )
+        return len(records) / (time.perf_counter() - t0)
+    finally:
+        await conn.close()
+
+
+def _ingest(core: CoreSettings, dsn: str, topic: str, group: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        PACKWATCH_KAFKA_BOOTSTRAP_SERVERS=core.bootstrap_servers,
+        DATABASE_URL=dsn,
+        PACKWATCH_INGEST_TOPIC=topic,
+        PACKWATCH_INGEST_GROUP_ID=group,
+        PACKWATCH_INGEST_METRICS_PORT="-1",
+        PACKWATCH_LOG_LEVEL="WARNING",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "ingest"], env=env, cwd=PROJECT_ROOT
+    )
+
+
+async def _count(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM pack_samples"))
+
+
+async def sustained(core: CoreSettings, dsn: str, topic: str, n: int) -> tuple[float, float]:
+    proc = _ingest(core, dsn, topic, f"bench-{uuid.uuid4().hex[:6]}")
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    conn = await asyncpg.connect(dsn)
+    try:
+        first_at: float | None = None
+        first_n = 0
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            peak = max(peak, ps.memory_info().rss)
+            got = await _count(conn)
+            if got and first_at is None:
+                first_at, first_n = time.perf_counter(), got
+            if got >= n:
+                break
+            await asyncio.sleep(0.1)
+        assert first_at is not None, "ingest stored nothing"
+        rate = (got - first_n) / (time.perf_counter() - first_at)
+    finally:
+        await conn.close()
+        proc.terminate()
+        proc.wait(60)
+    print(f"  sustained: {got} rows, peak RSS {peak >> 20} MB", flush=True)
+    return rate, peak / 2**20
+
+
+async def latency(core: CoreSettings, dsn: str, topic: str) -> tuple[float, float, int]:
+    vehicles = [f"L-{i:05d}" for i in range(LATENCY_RATE)]
+    await _register_more(dsn, vehicles)
+    proc = _ingest(core, dsn, topic, f"bench-lat-{uuid.uuid4().hex[:6]}")
+    await asyncio.sleep(5)  # joined the group, idle on an empty topic
+    chunk = LATENCY_RATE // 10
+    started = datetime.now(UTC)
+    try:
+        async with open_producer(core.bootstrap_servers, linger_ms=5) as producer:
+            t0 = time.perf_counter()
+            for tick in range(LATENCY_SECONDS * 10):
+                second = started + timedelta(seconds=tick // 10)
+                part = vehicles[(tick % 10) * chunk : (tick % 10 + 1) * chunk]
+                now = datetime.now(UTC)
+                for key, value, _ in payloads(
+                    part, now, 1, cells=CELLS, sensors=SENSORS, variants=8
+                ):
+                    await producer.send(topic, key=key, value=value)
+                del second
+                await asyncio.sleep(max(0.0, t0 + (tick + 1) * 0.1 - time.perf_counter()))
+            await producer.flush()
+        conn = await asyncpg.connect(dsn)
+        try:
+            expected = LATENCY_RATE * LATENCY_SECONDS
+            for _ in range(600):
+                if await _count(conn) >= expected:
+                    break
+                await asyncio.sleep(0.1)
+            row = await conn.fetchrow(
+                """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lat) AS p50,
+                          percentile_cont(0.99) WITHIN GROUP (ORDER BY lat) AS p99,
+                          count(*) AS n
+                   FROM (SELECT extract(epoch FROM ingested_at - ts) * 1000 AS lat
+                         FROM pack_samples WHERE ts >= $1) AS l""",
+                started + timedelta(seconds=3),
+            )
+        finally:
+            await conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return float(row["p50"]), float(row["p99"]), int(row["n"])
+
+
+async def _register_more(dsn: str, vehicles: list[str]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO vehicles (vehicle_id, depot_id, model) VALUES ($1, 'BENCH', 'b')",
+            [(v,) for v in vehicles],
+        )
+        await conn.executemany(
+            "INSERT INTO packs (pack_id, design_id, vehicle_id) VALUES ($1, 'BENCH-192S', $2)",
+            [(f"PK-{v}", v) for v in vehicles],
+        )
+    finally:
+        await conn.close()
+
+
+async def main() -> None:
+    core = CoreSettings()
+    await ensure_stack(core)
+    vehicles = [f"B-{i:04d}" for i in range(N_VEHICLES)]
+    seconds = N_SAMPLES // N_VEHICLES
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=seconds + 60)
+    print(f"generating {N_VEHICLES * seconds} samples ({CELLS} cells, {SENSORS} sensors)…")
+    items = [(k, v) for k, v, _ in payloads(vehicles, start, seconds, cells=CELLS, sensors=SENSORS)]
+    n = len(items)
+    topic = await _topic(core.bootstrap_servers)
+    t0 = time.perf_counter()
+    await _produce(core.bootstrap_servers, topic, items)
+    print(f"produced {n} to {topic} in {time.perf_counter() - t0:.1f}s", flush=True)
+
+    copy_dsn = await fresh_database(core, "bench_copy")
+    ceiling = await copy_ceiling(copy_dsn, [v for _, v in items])
+    print(f"  COPY ceiling: {ceiling:,.0f} rows/s", flush=True)
+    del items
+
+    dsn = await fresh_database(core, "bench_ingest")
+    await _register(dsn, vehicles)
+    rate, peak_mb = await sustained(core, dsn, topic, n)
+    print(f"  ingest sustained: {rate:,.0f} rows/s", flush=True)
+
+    lat_dsn = await fresh_database(core, "bench_ingest_latency")
+    await _register(lat_dsn, [])
+    lat_topic = await _topic(core.bootstrap_servers)
+    p50, p99, measured = await latency(core, lat_dsn, lat_topic)
+
+    report(
+        "ingest benchmark",
+        {
+            "samples": n,
+            "cells_per_sample": CELLS,
+            "sensors_per_sample": SENSORS,
+            "samples_per_s": round(rate),
+            "cell_values_per_s": round(rate * (CELLS + SENSORS)),
+            "copy_ceiling_per_s": round(ceiling),
+            "ratio_to_copy_ceiling": round(rate / ceiling, 3),
+            "offered_rate_per_s": LATENCY_RATE,
+            "latency_samples": measured,
+            "p50_latency_ms_at_5000": round(p50, 1),
+            "p99_latency_ms_at_5000": round(p99, 1),
+            "peak_rss_mb": round(peak_mb, 1),
+            "cpu_cores": os.cpu_count(),
+        },
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
