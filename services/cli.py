@@ -102,10 +102,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         if not args.no_timescale:
             ts = local.timescale_module()
             ts.start(settings.state_dir, settings.timescale_compat_port, PROJECT_ROOT)
-            migrate.upgrade(settings.timescale_compat_dsn)
-            result["timescale"] = asyncio.run(
-                dbadmin.timescale_objects(settings.timescale_compat_dsn)
-            )
+            ts_dsn = ts.dsn(settings.timescale_compat_port)
+            migrate.upgrade(ts_dsn)
+            result["timescale"] = asyncio.run(dbadmin.timescale_objects(ts_dsn))
         if args.json:
             print(json.dumps(result, sort_keys=True, default=str))
         else:

@@ -135,3 +135,21 @@ def local_servers(
     ):
         pytest.fail("restart tests need the session's own local broker and database")
     return KAFKA_CONFIG, PG_CONFIG
+
+
+@pytest.fixture(scope="session")
+def timescale_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a fresh TimescaleDB compatibility target (TimescaleDB 2.23 in WebAssembly).
+
+    One connection at a time and no COPY: for DDL and query checks. Connect with
+    ``statement_cache_size=0`` (clients share one backend).
+    """
+    from services.stack import timescale_compat
+
+    state = tmp_path_factory.mktemp("timescale")
+    port = int(os.environ.get("PACKWATCH_TEST_TIMESCALE_PORT", str(PG_PORT + 1)))
+    timescale_compat.start(state, port, PROJECT_ROOT)
+    try:
+        yield timescale_compat.dsn(port)
+    finally:
+        timescale_compat.stop(state)

@@ -14,7 +14,8 @@ def sqlalchemy_url(dsn: str) -> str:
     """A libpq-style ``postgresql://`` DSN as SQLAlchemy's asyncpg URL."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if dsn.startswith(prefix):
-            return "postgresql+asyncpg://" + dsn[len(prefix) :]
+            # asyncpg's connect() takes libpq's sslmode as ``ssl``.
+            return "postgresql+asyncpg://" + dsn[len(prefix) :].replace("sslmode=", "ssl=")
     raise ValueError(f"not a PostgreSQL DSN: {dsn!r}")
 
 

@@ -76,7 +76,3 @@ class CoreSettings(BaseSettings):
     def dsn(self) -> str:
         """The PostgreSQL DSN every pool of this process uses."""
         return self.database_url or f"postgresql://postgres@127.0.0.1:{self.pg_port}/packwatch"
-
-    @property
-    def timescale_compat_dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.timescale_compat_port}/postgres"
