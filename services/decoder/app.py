@@ -65,5 +65,6 @@ async def decoder_service(
                     metrics.registry, health, settings.metrics_host, settings.metrics_port
                 )
             )
+            service.metrics_port = port
             log.info("metrics_listening", port=port, service=SERVICE)
         yield service

@@ -80,6 +80,7 @@ class DecoderService:
             settings.dlq_max_ratio, settings.dlq_window, settings.dlq_max_consecutive
         )
         self.samples_out = 0
+        self.metrics_port: int | None = None  # bound port of /metrics, once serving
         self.dead_lettered = 0
         # Where to seek back to per partition: the end of what was acknowledged.
         self._safe: dict[TopicPartition, int] = {}
@@ -151,7 +152,7 @@ class DecoderService:
             return
         self.consumer.pause(*self.consumer.assignment())
         self.metrics.paused.labels(SERVICE).set(1)
-        log.info("backpressure_pause", pending=self.queue.qsize())
+        log.debug("backpressure_pause", pending=self.queue.qsize())
         try:
             await self.queue.put(batch)
         finally:
