@@ -128,7 +128,9 @@ class PackList(BaseModel):
 
 
 class TelemetryPage(BaseModel):
-    """A telemetry series: one point per bucket (or per raw row), oldest first."""
+    """A telemetry series, columnar: ``series[key][i]`` is bucket (or raw row) ``i``, oldest
+    first. Keys: ``bucket`` and ``n`` (samples in the bucket) then the signals; for raw,
+    ``ts``, the signals and, with ``include=cells``, the cell arrays."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -139,10 +141,11 @@ class TelemetryPage(BaseModel):
                     "start": "2026-03-01T00:00:00+00:00",
                     "end": "2026-03-01T00:02:00+00:00",
                     "signals": ["soc_pct_avg"],
-                    "points": [
-                        {"bucket": "2026-03-01T00:00:00+00:00", "n": 60, "soc_pct_avg": 64.2},
-                        {"bucket": "2026-03-01T00:01:00+00:00", "n": 60, "soc_pct_avg": 64.0},
-                    ],
+                    "series": {
+                        "bucket": ["2026-03-01T00:00:00+00:00", "2026-03-01T00:01:00+00:00"],
+                        "n": [60, 60],
+                        "soc_pct_avg": [64.2, 64.0],
+                    },
                     "next_cursor": None,
                 }
             ]
@@ -153,7 +156,7 @@ class TelemetryPage(BaseModel):
     start: datetime = Field(description="Start of the range served (widened to a whole bucket)")
     end: datetime = Field(description="End of the range served, exclusive")
     signals: list[str]
-    points: list[dict[str, PointValue]]
+    series: dict[str, list[PointValue]]
     next_cursor: str | None = Field(
         description="raw only: pass as `cursor` for the next page; null on the last page"
     )

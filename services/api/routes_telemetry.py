@@ -11,8 +11,9 @@ import base64
 import binascii
 import json
 import struct
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -49,10 +50,13 @@ def decode_cursor(cursor: str) -> datetime:
     return ts
 
 
-def _body(head: dict[str, object], points: str, next_cursor: str | None) -> bytes:
-    # json.dumps for the envelope; the points array is already JSON from PostgreSQL.
+def _body(
+    head: dict[str, object], keys: list[str], row: Mapping[str, Any], next_cursor: str | None
+) -> bytes:
+    # json.dumps for the envelope; each column is already a JSON array from PostgreSQL.
     envelope = json.dumps({**head, "next_cursor": next_cursor})
-    return (envelope[:-1] + ', "points": ' + points + "}").encode()
+    series = ", ".join(f'"{k}": {row[f"c{i}"]}' for i, k in enumerate(keys))
+    return (envelope[:-1] + ', "series": {' + series + "}}").encode()
 
 
 @router.get(
@@ -99,6 +103,7 @@ async def telemetry(
         if row is None or not row["visible"]:
             raise NotFound(f"no vehicle {vehicle_id}")
         nxt = encode_cursor(row["last_ts"]) if row["more"] else None
+        keys = telemetry_sql.raw_keys(names, include == "cells")
         lo, hi = start, end
     else:
         names = sig.parse(signals, sig.ROLLUP_SIGNALS, sig.DEFAULT_ROLLUP)
@@ -116,6 +121,7 @@ async def telemetry(
         if row is None or not row["visible"]:
             raise NotFound(f"no vehicle {vehicle_id}")
         nxt = None
+        keys = telemetry_sql.downsampled_keys(names)
     head: dict[str, object] = {
         "vehicle_id": vehicle_id,
         "interval": interval,
@@ -123,4 +129,4 @@ async def telemetry(
         "end": hi.isoformat(),
         "signals": names,
     }
-    return Response(_body(head, row["points"], nxt), media_type="application/json")
+    return Response(_body(head, keys, row, nxt), media_type="application/json")

@@ -39,6 +39,11 @@ RECOMPUTE = {
 SIGNALS = [k for k in RECOMPUTE if k != "n"]
 
 
+def rows_of(series: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The columnar series as one dict per bucket (or raw row)."""
+    return [dict(zip(series, values, strict=True)) for values in zip(*series.values(), strict=True)]
+
+
 @pytest.fixture
 async def fleet(database: str) -> Fleet:
     return await prepare(database)
@@ -104,9 +109,10 @@ async def test_downsampled_values_equal_aggregates_of_the_raw_rows(
     lo, hi = datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"])
     assert lo <= start and hi >= start + span
     expected = await _recompute(fleet.dsn, width_s, lo, hi)
-    assert len(body["points"]) == len(expected) > 0
+    points = rows_of(body["series"])
+    assert len(points) == len(expected) > 0
     # REAL columns travel as float4 text (shortest repr): equal to 1e-6 relative.
-    for got, want in zip(body["points"], expected, strict=True):
+    for got, want in zip(points, expected, strict=True):
         assert datetime.fromisoformat(got["bucket"]) == want["bucket"]
         for key, value in want.items():
             if key == "bucket":
@@ -134,10 +140,10 @@ async def test_raw_pages_walk_every_row_once_with_cells(
         assert r.status_code == 200, r.text
         body = r.json()
         pages += 1
-        for p in body["points"]:
+        for p in rows_of(body["series"]):
             assert set(p) == {"ts", "soc_pct", "cell_temp_max_c", "cell_voltages", "cell_temps"}
             assert len(p["cell_voltages"]) == 176 and len(p["cell_temps"]) == 44
-        seen += [p["ts"] for p in body["points"]]
+        seen += body["series"]["ts"]
         if body["next_cursor"] is None:
             break
         params["cursor"] = body["next_cursor"]
