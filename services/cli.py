@@ -29,10 +29,19 @@ from services.stack.proc import StackError
 # Long-running services that `packwatch run` starts, in start order: name → argv.
 SERVICES: dict[str, list[str]] = {
     "ingest": ["ingest"],
+    "decoder": ["decoder"],
+    "api": ["api"],
+    # A small demo fleet (the buses `db seed --fleet demo` registers), in real time.
+    "simulator": ["simulate", "--buses", "24", "--speed", "1", "--out-dir", ".packwatch/sim"],
 }
 
 # Modules that add their subcommands with ``register(subparsers)``.
-PLUGINS: tuple[str, ...] = ("services.ingest.cli",)
+PLUGINS: tuple[str, ...] = (
+    "services.simulator.cli",
+    "services.decoder.cli",
+    "services.ingest.cli",
+    "services.api.cli",
+)
 
 
 def _settings() -> CoreSettings:
@@ -116,8 +125,15 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Bring the stack up, start every service, wait for Ctrl-C, stop what was started."""
-    stack = local.LocalStack.from_settings(_settings())
+    from schemas.db import migrate
+    from services.core import dbadmin
+
+    settings = _settings()
+    stack = local.LocalStack.from_settings(settings)
     _print_report(local.up(stack))
+    migrate.upgrade(settings.dsn)
+    counts = asyncio.run(dbadmin.seed(settings.dsn, "demo"))
+    print(f"{'database':>16}: migrated; demo fleet of {counts['vehicles']} buses", flush=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
