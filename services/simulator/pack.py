@@ -135,8 +135,8 @@ class PackGroup:
 
         ``demand_w`` is traction + auxiliary power (positive = discharge);
         ``charger_kw`` > 0 marks buses on a charger, whose current follows a
-        CC-CV profile (C-rate and charger power limited, tapered as the highest
-        cell nears its limit) while the vehicle's own loads are drawn from it.
+        CC-CV profile (C-rate and charger power limited, and no more than keeps
+        the highest cell at its CV voltage) while the vehicle's own loads are drawn from it.
         """
         p = self.p
         r_eff = self.r_eff
