@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP_CACHE := .cache/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint stop status clean bench-decoder bench-ingest bench-api bench-scoring bench-alerts
+.PHONY: install run test lint stop status clean bench bench-decoder bench-simulator bench-ingest bench-api bench-scoring bench-alerts
 
 $(STAMP): pyproject.toml infra/bootstrap.sh
 	@./infra/bootstrap.sh
@@ -45,3 +45,22 @@ stop: install
 
 clean: stop
 	rm -rf .packwatch
+
+## Benchmarks (load_tests/): each prints figures and one JSON line last; none fails on time.
+bench-decoder: install
+	$(BIN)/python -m load_tests.bench_decoder
+
+bench-simulator: install
+	$(BIN)/python -m load_tests.bench_simulator
+
+bench-ingest: install
+	$(BIN)/python -m load_tests.bench_ingest
+
+bench-api: install
+	$(BIN)/python -m load_tests.bench_api
+
+bench-scoring: install
+	$(BIN)/python -m load_tests.bench_scoring
+
+bench-alerts: install
+	$(BIN)/python -m load_tests.bench_alerts
