@@ -1,0 +1,200 @@
+"""Everything Grafana is provisioned with, rendered to text: dashboards, datasources, rules.
+
+:func:`render` is the single source of the files under ``infra/grafana/``:
+``packwatch grafana build`` writes them and a test fails when the checked-in
+files differ from a fresh render (code and JSON drifted). Secrets and
+addresses appear as ``$VARIABLE`` references that Grafana expands from its
+environment when it provisions, so the files hold none.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from services.core.settings import PROJECT_ROOT
+from services.grafana import alert_rules, datasources
+from services.grafana.boards import ALL, FOLDER_TITLE, FOLDER_UID
+
+ROOT = PROJECT_ROOT / "infra" / "grafana"
+DASHBOARDS = Path("dashboards")
+#: Where docker-compose mounts ``infra/grafana/dashboards`` inside the Grafana container.
+CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards/packwatch"
+
+
+def _plain(obj: object) -> Any:
+    return json.loads(json.dumps(obj, cls=JSONEncoder))
+
+
+def _tidy(node: Any) -> Any:
+    """Drop nulls the SDK leaves (Grafana reads a missing key and a null differently)."""
+    if isinstance(node, dict):
+        return {k: _tidy(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_tidy(v) for v in node]
+    return node
+
+
+def dashboard_models() -> list[dict[str, Any]]:
+    """The dashboards as Grafana's JSON model, panel ids numbered in order."""
+    out = []
+    for build in ALL:
+        model: dict[str, Any] = _tidy(_plain(build()))
+        for i, panel in enumerate(model.get("panels", []), start=1):
+            panel["id"] = i
+        for key in ("templating", "annotations"):
+            model[key] = {"list": model.get(key, {}).get("list", [])}
+        for var in model["templating"]["list"]:
+            # The SDK fills an all-zero id; Grafana keys variables by name.
+            var.pop("id", None)
+        out.append(model)
+    return out
+
+
+def datasources_file() -> dict[str, Any]:
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            datasources.postgres(
+                url="${PACKWATCH_GRAFANA_DB_ADDRESS}",
+                database="${PACKWATCH_GRAFANA_DB_NAME}",
+                user="${PACKWATCH_GRAFANA_DB_USER}",
+                password="${PACKWATCH_GRAFANA_DB_PASSWORD}",
+            ),
+            datasources.prometheus("${PACKWATCH_PROMETHEUS_URL}"),
+        ],
+    }
+
+
+def providers_file() -> dict[str, Any]:
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": "packwatch",
+                "orgId": 1,
+                "folder": FOLDER_TITLE,
+                "folderUid": FOLDER_UID,
+                "type": "file",
+                "disableDeletion": True,
+                # Dashboards are code: edits in the UI would be lost on the next build.
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 60,
+                "options": {"path": CONTAINER_DASHBOARDS},
+            }
+        ],
+    }
+
+
+def _file_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    keys = ("uid", "title", "condition", "data", "noDataState", "execErrState", "for")
+    out = {k: rule[k] for k in keys}
+    out.update(annotations=rule["annotations"], labels=rule["labels"], isPaused=False)
+    return out
+
+
+def alerting_file() -> dict[str, Any]:
+    """Rules, contact point and policy in Grafana's alerting file-provisioning format."""
+    group = _plain(alert_rules.rule_group(FOLDER_UID))
+    cp = _plain(alert_rules.contact_point(f"${{{alert_rules.WEBHOOK_ENV}}}"))
+    return {
+        "apiVersion": 1,
+        "groups": [
+            {
+                "orgId": 1,
+                "name": alert_rules.GROUP,
+                "folder": FOLDER_TITLE,
+                "interval": f"{alert_rules.INTERVAL_S}s",
+                "rules": [_file_rule(r) for r in group["rules"]],
+            }
+        ],
+        "contactPoints": [
+            {
+                "orgId": 1,
+                "name": cp["name"],
+                "receivers": [
+                    {
+                        "uid": cp["uid"],
+                        "type": cp["type"],
+                        "settings": cp["settings"],
+                        "disableResolveMessage": cp["disableResolveMessage"],
+                    }
+                ],
+            }
+        ],
+        "policies": [{"orgId": 1, **_plain(alert_rules.policy())}],
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """SQL reads as written: multi-line strings as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _yaml(data: dict[str, Any], title: str) -> str:
+    head = f"# {title}\n# Generated by `packwatch grafana build` from services/grafana; do not edit.\n"
+    body: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return head + body
+
+
+def render() -> dict[Path, str]:
+    """Relative path under ``infra/grafana`` → file text, for every generated file."""
+    files = {
+        DASHBOARDS / f"{m['uid']}.json": json.dumps(m, indent=2, ensure_ascii=False) + "\n"
+        for m in dashboard_models()
+    }
+    prov = Path("provisioning")
+    files[prov / "datasources" / "packwatch.yaml"] = _yaml(
+        datasources_file(), "PostgreSQL/TimescaleDB and Prometheus datasources"
+    )
+    files[prov / "dashboards" / "packwatch.yaml"] = _yaml(
+        providers_file(), "Dashboard provider: the packwatch folder, read from files"
+    )
+    files[prov / "alerting" / "packwatch.yaml"] = _yaml(
+        alerting_file(), "Alert rules, the webhook contact point and the notification policy"
+    )
+    return files
+
+
+def write(root: Path = ROOT) -> list[Path]:
+    """Write every generated file under ``root``; remove stale dashboards. Returns what changed."""
+    files = render()
+    changed = []
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(rel)
+    for stale in sorted((root / DASHBOARDS).glob("*.json")):
+        if stale.relative_to(root) not in files:
+            stale.unlink()
+            changed.append(stale.relative_to(root))
+    return changed
+
+
+def drift(root: Path = ROOT) -> list[str]:
+    """Files under ``root`` that differ from a fresh render (missing, changed or stale)."""
+    files = render()
+    out = [str(rel) for rel, text in files.items() if _read(root / rel) != text]
+    out += [
+        str(p.relative_to(root))
+        for p in sorted((root / DASHBOARDS).glob("*.json"))
+        if p.relative_to(root) not in files
+    ]
+    return out
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
