@@ -1,0 +1,199 @@
+"""The anomaly detector: thermal state, ONNX models and rules, from frames to findings.
+
+One :class:`Detector` serves any number of packs of every design. Call
+:meth:`Detector.update` with each frame (one sample per pack, in time order),
+then :meth:`Detector.score` to get the findings of the packs updated since the
+last call: the rules on their latest readings, and the two anomaly models run
+once over all of those packs (one ONNX call per model, never one per message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from models import rules
+from models.chemistry import design_by_id
+from models.findings import Finding
+from models.frame import Frame
+from models.onnx_io import Model
+from models.thermal import ThermalState
+from schemas.common import AnomalyKind, Severity
+
+#: Sensor-model classes, in the order of its probability columns.
+SENSOR_CLASSES = (
+    None,
+    AnomalyKind.SELF_HEATING_CELL,
+    AnomalyKind.CONNECTION_HOT_SPOT,
+    AnomalyKind.SENSOR_FAULT,
+)
+#: Fall of insulation resistance under its own daily peak that means a fault: the
+#: healthy daily humidity swing is about +-12 %, so 0.6 leaves a wide margin.
+INSULATION_RATIO = 0.6
+
+
+@dataclass
+class Thresholds:
+    """Class-probability thresholds above which a model finding is raised."""
+
+    sensor: dict[str, float] = field(
+        default_factory=lambda: {
+            "self_heating_cell": 0.6,
+            "connection_hot_spot": 0.6,
+            "sensor_fault": 0.6,
+        }
+    )
+    cooling: float = 0.6
+
+
+@dataclass
+class _Latest:
+    design_id: str
+    rows: list[int] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+
+
+class Detector:
+    """See the module docstring. ``models`` maps name -> Model ("expected", "sensor", "pack")."""
+
+    def __init__(self, models: dict[str, Model], thresholds: Thresholds | None = None) -> None:
+        self.models = models
+        self.th = thresholds or Thresholds()
+        self.states: dict[str, ThermalState] = {}
+        self._pending: dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]] = {}
+
+    def state(self, design_id: str) -> ThermalState:
+        """The thermal state of a design's packs, created on first use."""
+        st = self.states.get(design_id)
+        if st is None:
+            exp = self.models.get("expected")
+            st = ThermalState(design_by_id(design_id), exp.run if exp is not None else None)
+            self.states[design_id] = st
+        return st
+
+    def update(self, f: Frame) -> npt.NDArray[np.intp]:
+        """Advance the packs in ``f``; remembers their latest sample for :meth:`score`."""
+        st = self.state(f.design_id)
+        rows = st.update(f)
+        prev = self._pending.get(f.design_id)
+        if prev is None:
+            self._pending[f.design_id] = (st, f, rows)
+        else:
+            # Keep the latest frame per pack: later rows replace earlier ones.
+            _, pf, pr = prev
+            keep = ~np.isin(pr, rows)
+            merged = _concat(pf.take(np.flatnonzero(keep)), f)
+            self._pending[f.design_id] = (st, merged, np.concatenate([pr[keep], rows]))
+        return rows
+
+    def pending(self) -> dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]]:
+        """Packs updated since the last score, per design (state, latest frame, rows)."""
+        return self._pending
+
+    def score(self) -> tuple[list[Finding], dict[str, float]]:
+        """Findings for the packs updated since the last call, and each pack's pass time."""
+        out: list[Finding] = []
+        seen: dict[str, float] = {}
+        pend, self._pending = self._pending, {}
+        sensor_model, pack_model = self.models.get("sensor"), self.models.get("pack")
+        for st, f, rows in pend.values():
+            for vid, ts in zip(f.vehicle_ids, f.ts_s.tolist(), strict=True):
+                seen[vid] = ts
+            out.extend(rules.evaluate(st, rows, f))
+            out.extend(self._insulation(st, rows, f))
+            if sensor_model is not None:
+                prob = sensor_model.run(st.sensor_features(rows)).reshape(len(rows), st.s, -1)
+                out.extend(self._sensor_findings(st, rows, f, prob, sensor_model.version))
+            if pack_model is not None:
+                pp = pack_model.run(st.pack_features(rows, f.inlet_c, f.ambient_c))
+                out.extend(self._pack_findings(st, rows, f, pp, pack_model.version))
+        return out, seen
+
+    def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
+        ratio = f.insulation_kohm / np.maximum(st.ins_peak[rows], 1e-9)
+        out = []
+        for b in np.flatnonzero(ratio < INSULATION_RATIO):
+            out.append(Finding(f.vehicle_ids[b], AnomalyKind.INSULATION_FAULT, Severity.WARNING,
+                               float(1.0 - ratio[b]), "trend-1",
+                               evidence={"insulation_kohm": float(f.insulation_kohm[b]),
+                                         "daily_peak_kohm": float(st.ins_peak[rows[b]]),
+                                         "ratio": float(ratio[b]),
+                                         "limit_ratio": INSULATION_RATIO}))  # fmt: skip
+        return out
+
+    def _sensor_findings(
+        self,
+        st: ThermalState,
+        rows: npt.NDArray[np.intp],
+        f: Frame,
+        prob: npt.NDArray[np.float32],
+        version: str,
+    ) -> list[Finding]:
+        out = []
+        for c, kind in enumerate(SENSOR_CLASSES):
+            if kind is None:
+                continue
+            th = self.th.sensor[kind.value]
+            p = prob[:, :, c]
+            for b in np.flatnonzero(p.max(axis=1) >= th):
+                j = int(np.argmax(p[b]))
+                r = int(rows[b])
+                cell, rex, drain = st.cell_evidence(r, j)
+                ev: dict[str, float | int | str | bool | list[float] | None] = {
+                    "probability": float(p[b, j]),
+                    "sensor_temp_c": float(st.t_hold[r, j]),
+                    "residual_c": float(st.res_f[r, j]),
+                    "local_residual_c": float(st.loc_f[r, j]),
+                    "dropout_share": float(st.drop[r, j]),
+                    "r_excess_mohm": rex,
+                    "cell_drain_mv": drain,
+                }
+                if kind is AnomalyKind.SENSOR_FAULT:
+                    # A maintenance item: the sensor is wrong, the cells are not hot.
+                    out.append(Finding(f.vehicle_ids[b], kind, Severity.INFO, float(p[b, j]),
+                                       version, sensor=j, evidence=ev))  # fmt: skip
+                else:
+                    sev = (Severity.CRITICAL if kind is AnomalyKind.SELF_HEATING_CELL
+                           else Severity.WARNING)  # fmt: skip
+                    out.append(Finding(f.vehicle_ids[b], kind, sev, float(p[b, j]), version,
+                                       sensor=j, cell=cell, evidence=ev))  # fmt: skip
+        return out
+
+    def _pack_findings(
+        self,
+        st: ThermalState,
+        rows: npt.NDArray[np.intp],
+        f: Frame,
+        prob: npt.NDArray[np.float32],
+        version: str,
+    ) -> list[Finding]:
+        out = []
+        for b in np.flatnonzero(prob[:, 1] >= self.th.cooling):
+            r = int(rows[b])
+            tmax = float(st.t_hold[r].max())
+            sev = Severity.CRITICAL if tmax >= 45.0 else Severity.WARNING
+            out.append(Finding(f.vehicle_ids[b], AnomalyKind.COOLING_FAILURE, sev,
+                               float(prob[b, 1]), version,
+                               evidence={"probability": float(prob[b, 1]),
+                                         "max_temp_c": tmax,
+                                         "pack_residual_c": float(st.res_f[r].mean()),
+                                         "coolant_dt_c": float(st.cdt[r]),
+                                         "inlet_c": float(f.inlet_c[b])}))  # fmt: skip
+        return out
+
+
+def _concat(a: Frame, b: Frame) -> Frame:
+    return Frame(
+        a.design_id,
+        a.vehicle_ids + b.vehicle_ids,
+        np.concatenate([a.ts_s, b.ts_s]),
+        np.concatenate([a.current_a, b.current_a]),
+        np.concatenate([a.cell_v, b.cell_v]),
+        np.concatenate([a.temps, b.temps]),
+        np.concatenate([a.inlet_c, b.inlet_c]),
+        np.concatenate([a.outlet_c, b.outlet_c]),
+        np.concatenate([a.ambient_c, b.ambient_c]),
+        np.concatenate([a.insulation_kohm, b.insulation_kohm]),
+    )

@@ -1,0 +1,65 @@
+"""Deterministic safety rules: thresholds from :mod:`models.limits`, no model involved.
+
+They read the latest readings and the rate of rise of each sensor (the
+difference of two exponential averages, 60 s and 600 s: for a steady ramp of
+k degC/s the gap is k * 540 s). Open sensors (-40 degC) are left out of every
+rule: a broken sensor is reported as a sensor fault, never as a temperature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.frame import Frame
+from models.limits import LIMITS, OPEN_SENSOR_C
+from models.thermal import TAU_FAST, TAU_MED, ThermalState
+from schemas.common import AnomalyKind, Severity
+
+from models.findings import Finding
+
+RULES_VERSION = "rules-1"
+
+
+def evaluate(state: ThermalState, rows: np.ndarray, f: Frame) -> list[Finding]:
+    """Findings of every rule for the packs of ``f`` (rows from ``state.update``)."""
+    lim = LIMITS[f.design_id]
+    out: list[Finding] = []
+    temps = np.where(f.temps > OPEN_SENSOR_C, f.temps, np.nan)
+    valid_any = ~np.isnan(temps).all(axis=1)
+    t_max = np.where(valid_any, np.nanmax(np.nan_to_num(temps, nan=-99.0), axis=1), np.nan)
+    t_min = np.where(valid_any, np.nanmin(np.nan_to_num(temps, nan=999.0), axis=1), np.nan)
+    j_max = np.argmax(np.nan_to_num(temps, nan=-99.0), axis=1)
+    rate = (state.t_f[rows] - state.t_s[rows]) / (TAU_MED - TAU_FAST) * 60.0
+    cdt = f.outlet_c - f.inlet_c
+    for b, vid in enumerate(f.vehicle_ids):
+        tm = float(t_max[b])
+        if tm >= lim.over_temp_warn_c:
+            sev = Severity.CRITICAL if tm >= lim.over_temp_crit_c else Severity.WARNING
+            out.append(Finding(vid, AnomalyKind.OVER_TEMPERATURE, sev, tm, RULES_VERSION,
+                               sensor=int(j_max[b]),
+                               evidence={"sensor_temp_c": tm,
+                                         "limit_c": lim.over_temp_warn_c}))  # fmt: skip
+        j = int(np.argmax(rate[b]))
+        if rate[b, j] >= lim.rise_c_per_min and state.drop[rows[b], j] < 0.01:
+            out.append(Finding(vid, AnomalyKind.TEMPERATURE_RISE_RATE, Severity.WARNING,
+                               float(rate[b, j]), RULES_VERSION, sensor=j,
+                               evidence={"rise_c_per_min": float(rate[b, j]),
+                                         "limit_c_per_min": lim.rise_c_per_min}))  # fmt: skip
+        spread = tm - float(t_min[b])
+        if spread >= lim.spread_warn_c:
+            out.append(Finding(vid, AnomalyKind.TEMPERATURE_SPREAD, Severity.WARNING, spread,
+                               RULES_VERSION,
+                               evidence={"spread_c": spread, "max_c": tm,
+                                         "limit_c": lim.spread_warn_c}))  # fmt: skip
+        if cdt[b] >= lim.coolant_dt_warn_c:
+            out.append(Finding(vid, AnomalyKind.COOLANT_DELTA_T, Severity.WARNING,
+                               float(cdt[b]), RULES_VERSION,
+                               evidence={"coolant_dt_c": float(cdt[b]),
+                                         "limit_c": lim.coolant_dt_warn_c}))  # fmt: skip
+        ins = float(f.insulation_kohm[b])
+        if ins < lim.insulation_warn_kohm:
+            sev = Severity.CRITICAL if ins < lim.insulation_crit_kohm else Severity.WARNING
+            out.append(Finding(vid, AnomalyKind.INSULATION_FAULT, sev, -ins, RULES_VERSION,
+                               evidence={"insulation_kohm": ins,
+                                         "limit_kohm": lim.insulation_warn_kohm}))  # fmt: skip
+    return out

@@ -1,0 +1,308 @@
+"""Per-pack thermal and voltage state: expected temperatures, residuals, rates, evidence.
+
+:class:`ThermalState` keeps constant-size state per pack (exponentially weighted
+means with time constants in seconds, so the same code works at the bus's 1 s
+cadence and on coarser simulated steps). Each :meth:`ThermalState.update` takes
+one :class:`~models.frame.Frame` and advances every pack in it at once.
+
+Two levels of residual, because the faults differ in reach:
+
+- pack level: every sensor against the expected-temperature model (local
+  coolant temperature, ambient, the EWMA of C-rate squared), which sees a
+  cooling failure as the whole pack running warmer than its load explains;
+- local: a sensor's residual minus the median of its neighbours' (two each
+  side), which cancels everything the pack shares and leaves what is local to
+  one sensor: a self-heating cell, a hot connection, or a faulty sensor.
+
+Voltage evidence tells heating cells from faulty sensors: a loose connection
+adds a resistance in series with one cell tap (its voltage moves with the
+current), an internal short drains its cell (its voltage falls behind its
+neighbours); a sensor fault leaves every voltage alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from models.chemistry import chemistry
+from models.frame import Frame
+from models.limits import OPEN_SENSOR_C
+from schemas.fleet import PackDesign
+
+F64 = npt.NDArray[np.float64]
+IDX = npt.NDArray[np.intp]
+
+#: Inputs of the expected-temperature model, per sensor (the target is T - local coolant).
+EXPECTED_FEATURES = (
+    "coolant_local_c",
+    "ambient_minus_coolant_c",
+    "crate2_slow",
+    "crate2_fast",
+    "coolant_dt_c",
+    "position",
+    "is_lfp",
+)
+
+#: Inputs of the per-sensor anomaly model.
+SENSOR_FEATURES = (
+    "residual_c",
+    "local_c",
+    "local_slow_c",
+    "local_rate_c",
+    "neighbour_local_max_c",
+    "stuck_score",
+    "dropout_share",
+    "r_excess_mohm",
+    "v_drain_mv",
+    "crate2_slow",
+    "pack_residual_c",
+    "above_coldest_c",
+    "temp_rate_c",
+    "is_lfp",
+)
+
+#: Inputs of the per-pack anomaly model (cooling failure).
+PACK_FEATURES = (
+    "pack_residual_c",
+    "pack_residual_slow_c",
+    "pack_residual_rate_c",
+    "coolant_dt_c",
+    "inlet_minus_ambient_c",
+    "inlet_c",
+    "crate2_slow",
+    "max_minus_inlet_c",
+    "mean_minus_inlet_c",
+    "is_lfp",
+)
+
+ExpectedFn = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+
+# Time constants (s). Slow: about the thermal time constant of a cell on its
+# plate (m*cp/hA = 5.4 kg * 1000 J/kgK / 2.6 W/K ~ 35 min).
+TAU_FAST, TAU_MED, TAU_SLOW, TAU_VSLOW = 60.0, 600.0, 1800.0, 7200.0
+MAX_GAP_S = 600.0  # a longer gap restarts a pack's averages: old state says nothing now
+
+
+def _alpha(dt: F64, tau: float) -> F64:
+    out: F64 = 1.0 - np.exp(-dt / tau)
+    return out
+
+
+def _nb_median(x: F64) -> F64:
+    """Median of the two neighbours on each side (edges reflected), self excluded."""
+    p = np.pad(x, ((0, 0), (2, 2)), mode="reflect")
+    s = x.shape[1]
+    stack = np.stack([p[:, 0:s], p[:, 1 : s + 1], p[:, 3 : s + 3], p[:, 4 : s + 4]])
+    stack.sort(axis=0)
+    out: F64 = 0.5 * (stack[1] + stack[2])
+    return out
+
+
+class ThermalState:
+    """State of every pack of one design; rows are assigned by the caller (see :meth:`row`)."""
+
+    def __init__(self, design: PackDesign, expected: ExpectedFn | None, capacity: int = 16) -> None:
+        self.design = design
+        self.chem = chemistry(design)
+        self.expected = expected
+        self.s, self.c = design.temp_sensors, design.cells_series
+        groups = design.sensor_cells()
+        self.sensor_start = np.array([g[0] for g in groups], dtype=np.intp)
+        self.cell_sensor = np.repeat(np.arange(self.s), [len(g) for g in groups])
+        self.position = (np.arange(self.s) + 0.5) / self.s
+        self.is_lfp = 1.0 if design.chemistry == "LFP" else 0.0
+        self.rows: dict[str, int] = {}
+        self._n = 0
+        # Training collects the expected model's (inputs, target) here when set.
+        self.recorded: list[tuple[npt.NDArray[np.float32], F64]] | None = None
+        self._alloc(capacity)
+
+    def _alloc(self, cap: int) -> None:
+        s, c = self.s, self.c
+        old = dict(self.__dict__)
+        fields_ps = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "stuck_a", "stuck_b",
+                     "t_f", "t_s")  # fmt: skip
+        fields_pc = ("e_dv", "e_dvi", "dvc_f", "dvc_s")
+        fields_p = ("last_ts", "i2_s", "i2_f", "e_i", "e_ii", "cdt", "ins_peak", "pres_s")
+        for name in fields_ps:
+            self.__dict__[name] = np.zeros((cap, s))
+        for name in fields_pc:
+            self.__dict__[name] = np.zeros((cap, c))
+        for name in fields_p:
+            self.__dict__[name] = np.zeros(cap)
+        self.seen = np.zeros(cap, dtype=np.bool_)
+        for name in (*fields_ps, *fields_pc, *fields_p, "seen"):
+            if name in old and isinstance(old[name], np.ndarray):
+                self.__dict__[name][: len(old[name])] = old[name]
+        self.cap = cap
+
+    def row(self, vehicle_id: str) -> int:
+        """The state row of ``vehicle_id``, allocated on first sight."""
+        r = self.rows.get(vehicle_id)
+        if r is None:
+            r = self._n
+            self._n += 1
+            if r >= self.cap:
+                self._alloc(self.cap * 2)
+            self.rows[vehicle_id] = r
+        return r
+
+    def rows_of(self, vehicle_ids: list[str]) -> IDX:
+        """State rows of ``vehicle_ids`` in order."""
+        return np.array([self.row(v) for v in vehicle_ids], dtype=np.intp)
+
+    def update(self, f: Frame) -> IDX:
+        """Advance the packs of ``f`` (one sample each, newer than their last); returns rows."""
+        r = self.rows_of(f.vehicle_ids)
+        new = ~self.seen[r]
+        dt = np.where(new, 0.0, np.clip(f.ts_s - self.last_ts[r], 0.0, None))
+        restart = new | (dt > MAX_GAP_S)
+        dt = np.where(restart, 0.0, dt)
+        d1 = dt[:, None]
+        init = restart[:, None]
+
+        def ew(old: F64, x: F64, tau: float, d: F64 = d1, i: npt.NDArray[np.bool_] = init) -> F64:
+            out: F64 = np.where(i, x, old + _alpha(d, tau) * (x - old))
+            return out
+
+        d0, i0 = dt, restart
+        nom = self.design.nominal_ah
+        crate2 = (f.current_a / nom) ** 2
+        self.i2_s[r] = ew(self.i2_s[r], crate2, TAU_SLOW, d0, i0)
+        self.i2_f[r] = ew(self.i2_f[r], crate2, TAU_MED / 2, d0, i0)
+
+        valid = f.temps > OPEN_SENSOR_C
+        hold = np.where(valid, f.temps, np.where(init, np.nan, self.t_hold[r]))
+        # A sensor that has never read a value borrows its neighbours' median.
+        hold = np.where(np.isnan(hold), _nb_median(np.nan_to_num(hold, nan=25.0)), hold)
+        step = np.abs(hold - self.t_hold[r])
+        self.drop[r] = ew(self.drop[r], (~valid).astype(np.float64), TAU_MED)
+        self.stuck_a[r] = ew(self.stuck_a[r], step, TAU_SLOW)
+        self.stuck_b[r] = ew(self.stuck_b[r], _nb_median(step), TAU_SLOW)
+        self.t_hold[r] = hold
+        self.t_f[r] = ew(self.t_f[r], hold, TAU_FAST)
+        self.t_s[r] = ew(self.t_s[r], hold, TAU_MED)
+
+        inlet = np.nan_to_num(f.inlet_c, nan=25.0)
+        outlet = np.nan_to_num(f.outlet_c, nan=25.0)
+        amb = np.nan_to_num(f.ambient_c, nan=30.0)
+        cdt = outlet - inlet
+        self.cdt[r] = ew(self.cdt[r], cdt, TAU_MED / 2, d0, i0)
+        tc = inlet[:, None] + cdt[:, None] * self.position[None, :]
+        exp_rise = self._expected(tc, amb, r, cdt)
+        if self.recorded is not None:
+            ok = valid & ~restart[:, None]
+            x = self.expected_inputs(tc, amb, r, cdt)
+            self.recorded.append((x[ok], (hold - tc)[ok]))
+        res = hold - tc - exp_rise
+        self.res_f[r] = ew(self.res_f[r], res, TAU_FAST)
+        self.res_s[r] = ew(self.res_s[r], res, TAU_SLOW)
+        loc = self.res_f[r] - _nb_median(self.res_f[r])
+        self.loc_f[r] = loc
+        self.loc_s[r] = ew(self.loc_s[r], loc, TAU_SLOW)
+        self.pres_s[r] = ew(self.pres_s[r], self.res_f[r].mean(axis=1), TAU_SLOW, d0, i0)
+
+        # Per-cell voltage deviation from the pack median, regressed on current:
+        # cov(dv, I) / var(I) is the cell's extra series resistance.
+        i = f.current_a
+        dv = f.cell_v - np.median(f.cell_v, axis=1, keepdims=True)
+        self.e_i[r] = ew(self.e_i[r], i, TAU_SLOW, d0, i0)
+        self.e_ii[r] = ew(self.e_ii[r], i * i, TAU_SLOW, d0, i0)
+        self.e_dv[r] = ew(self.e_dv[r], dv, TAU_SLOW)
+        self.e_dvi[r] = ew(self.e_dvi[r], dv * i[:, None], TAU_SLOW)
+        dvc = dv - self.r_excess(r) * 1e-3 * i[:, None]
+        self.dvc_f[r] = ew(self.dvc_f[r], dvc, TAU_MED)
+        self.dvc_s[r] = ew(self.dvc_s[r], dvc, TAU_VSLOW)
+
+        ins = f.insulation_kohm
+        decay = np.exp(-dt / 86400.0)
+        peak = np.where(restart, ins, np.maximum(ins, self.ins_peak[r] * decay))
+        self.ins_peak[r] = np.where(np.isnan(ins), self.ins_peak[r], peak)
+        self.last_ts[r] = f.ts_s
+        self.seen[r] = True
+        return r
+
+    def _expected(self, tc: F64, amb: F64, r: IDX, cdt: F64) -> F64:
+        if self.expected is None:
+            return np.zeros_like(tc)
+        x = self.expected_inputs(tc, amb, r, cdt)
+        out = self.expected(x.reshape(-1, x.shape[-1]))
+        return out.reshape(tc.shape).astype(np.float64)
+
+    def expected_inputs(self, tc: F64, amb: F64, r: IDX, cdt: F64) -> npt.NDArray[np.float32]:
+        """Rows of :data:`EXPECTED_FEATURES`, shape (packs, sensors, features)."""
+        p, s = tc.shape
+        x = np.empty((p, s, len(EXPECTED_FEATURES)), dtype=np.float32)
+        x[..., 0] = tc
+        x[..., 1] = amb[:, None] - tc
+        x[..., 2] = self.i2_s[r][:, None]
+        x[..., 3] = self.i2_f[r][:, None]
+        x[..., 4] = cdt[:, None]
+        x[..., 5] = self.position[None, :]
+        x[..., 6] = self.is_lfp
+        return x
+
+    def r_excess(self, r: IDX) -> F64:
+        """Each cell's series resistance above the pack median, mOhm (packs, cells)."""
+        var = np.maximum(self.e_ii[r] - self.e_i[r] ** 2, 1.0)
+        cov = self.e_dvi[r] - self.e_dv[r] * self.e_i[r][:, None]
+        # Charging current is positive, and a resistance raises the tap voltage
+        # when charging: R = cov(dV, I) / var(I). Only trust it with current spread.
+        out: F64 = np.where(var[:, None] > 100.0, 1e3 * cov / var[:, None], 0.0)
+        return out
+
+    def sensor_features(self, r: IDX) -> npt.NDArray[np.float32]:
+        """Rows of :data:`SENSOR_FEATURES`, shape (packs * sensors, features), pack-major."""
+        p, s = len(r), self.s
+        rex = self.r_excess(r)
+        rex = rex - np.median(rex, axis=1, keepdims=True)
+        drain = 1e3 * (self.dvc_f[r] - self.dvc_s[r])
+        x = np.empty((p, s, len(SENSOR_FEATURES)), dtype=np.float32)
+        loc = self.loc_f[r]
+        pad = np.pad(loc, ((0, 0), (1, 1)), mode="edge")
+        x[..., 0] = self.res_f[r]
+        x[..., 1] = loc
+        x[..., 2] = self.loc_s[r]
+        x[..., 3] = loc - self.loc_s[r]
+        x[..., 4] = np.maximum(pad[:, :-2], pad[:, 2:])
+        x[..., 5] = np.log((self.stuck_a[r] + 0.05) / (self.stuck_b[r] + 0.05))
+        x[..., 6] = self.drop[r]
+        x[..., 7] = np.maximum.reduceat(rex, self.sensor_start, axis=1)
+        x[..., 8] = np.minimum.reduceat(drain, self.sensor_start, axis=1)
+        x[..., 9] = self.i2_s[r][:, None]
+        x[..., 10] = self.res_f[r].mean(axis=1)[:, None]
+        x[..., 11] = self.t_hold[r] - self.t_hold[r].min(axis=1, keepdims=True)
+        x[..., 12] = self.t_f[r] - self.t_s[r]
+        x[..., 13] = self.is_lfp
+        return x.reshape(p * s, -1)
+
+    def pack_features(self, r: IDX, inlet: F64, ambient: F64) -> npt.NDArray[np.float32]:
+        """Rows of :data:`PACK_FEATURES`, shape (packs, features)."""
+        x = np.empty((len(r), len(PACK_FEATURES)), dtype=np.float32)
+        res = self.res_f[r].mean(axis=1)
+        t = self.t_hold[r]
+        inlet = np.nan_to_num(inlet, nan=25.0)
+        x[:, 0] = res
+        x[:, 1] = self.pres_s[r]
+        x[:, 2] = res - self.pres_s[r]
+        x[:, 3] = self.cdt[r]
+        x[:, 4] = inlet - np.nan_to_num(ambient, nan=30.0)
+        x[:, 5] = inlet
+        x[:, 6] = self.i2_s[r]
+        x[:, 7] = t.max(axis=1) - inlet
+        x[:, 8] = t.mean(axis=1) - inlet
+        x[:, 9] = self.is_lfp
+        return x
+
+    def cell_evidence(self, r: int, sensor: int) -> tuple[int, float, float]:
+        """For one sensor: (cell with most evidence, its R excess mOhm, its drain mV)."""
+        cells = np.flatnonzero(self.cell_sensor == sensor)
+        rex = self.r_excess(np.array([r]))[0]
+        rex = rex - np.median(rex)
+        drain = 1e3 * (self.dvc_f[r] - self.dvc_s[r])
+        score = rex[cells] - drain[cells]
+        k = int(cells[int(np.argmax(score))])
+        return k, float(rex[k]), float(drain[k])

@@ -1,0 +1,179 @@
+"""`packwatch models train`: simulate from fixed seeds, fit, export ONNX, write the model card.
+
+Reproducible: every simulated fleet comes from a fixed seed (:mod:`models.simdata`)
+and every estimator has a fixed ``random_state``. The training-data hash in each
+file's metadata is the SHA-256 of the exact feature matrix and labels it was fit on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier  # type: ignore[import-untyped]
+from sklearn.linear_model import LinearRegression  # type: ignore[import-untyped]
+
+from models.chemistry import design_by_id
+from models.detector import SENSOR_CLASSES, Detector
+from models.loop import WARMUP_S, detector_passes, soh_windows
+from models.onnx_io import ONNX_DIR, export, load
+from models.simdata import RUNS, true_soh
+from models.soh import SOH_FEATURES
+from models.thermal import EXPECTED_FEATURES, PACK_FEATURES, SENSOR_FEATURES, ThermalState
+from services.simulator import Fleet
+
+VERSION = "2026.11-1"
+F32 = npt.NDArray[np.float32]
+
+
+def data_hash(*arrays: npt.NDArray[np.generic]) -> str:
+    """SHA-256 over the arrays' bytes, shapes and dtypes."""
+    h = hashlib.sha256()
+    for a in arrays:
+        c = np.ascontiguousarray(a)
+        h.update(str((c.shape, c.dtype.str)).encode())
+        h.update(c.tobytes())
+    return h.hexdigest()
+
+
+def _meta(h: str, extra: str = "") -> dict[str, str]:
+    return {"version": VERSION, "training_data_hash": h, "trained_on": extra}
+
+
+def train_expected(out: Path) -> None:
+    """Expected temperature rise over local coolant, from healthy buses only."""
+    run = RUNS["expected_train"]
+    det = Detector({})
+    from models.simdata import build, frames
+
+    fleet = build(run)
+    states: dict[str, ThermalState] = {}
+    for t, fs in frames(fleet, run.duration_s, run.dt):
+        for f in fs:
+            st = states.get(f.design_id)
+            if st is None:
+                st = states[f.design_id] = det.state(f.design_id)
+                st.recorded = []
+            if t < WARMUP_S and st.recorded:
+                st.recorded.clear()
+            st.update(f)
+    xs = [x for st in states.values() for x, _ in (st.recorded or [])]
+    ys = [y for st in states.values() for _, y in (st.recorded or [])]
+    x, y = np.concatenate(xs), np.concatenate(ys).astype(np.float32)
+    model = LinearRegression().fit(x, y)
+    export(model, out / "expected.onnx", EXPECTED_FEATURES, _meta(data_hash(x, y), run.name))
+
+
+def _labels(fleet: Fleet, design_id: str, vids: list[str]) -> tuple[F32, F32]:
+    """Sensor labels (packs, sensors) as class index, pack labels (packs,) 0/1."""
+    d = design_by_id(design_id)
+    cell_sensor = np.repeat(np.arange(d.temp_sensors), [len(g) for g in d.sensor_cells()])
+    idx = {v: k for k, v in enumerate(vids)}
+    ys = np.zeros((len(vids), d.temp_sensors), dtype=np.float32)
+    yp = np.zeros(len(vids), dtype=np.float32)
+    kinds = [k.value if k is not None else "" for k in SENSOR_CLASSES]
+    for f in fleet.active_faults():
+        b = idx.get(f.vehicle_id)
+        if b is None:
+            continue
+        if f.kind == "cooling_failure":
+            yp[b] = 1
+        elif f.kind == "sensor_fault" and f.sensor is not None:
+            ys[b, f.sensor] = kinds.index("sensor_fault")
+        elif f.kind in kinds and f.cell is not None:
+            ys[b, cell_sensor[f.cell]] = kinds.index(f.kind)
+    return ys, yp
+
+
+def train_thermal(out: Path) -> None:
+    """Per-sensor and per-pack anomaly classifiers on a faulted training fleet."""
+    run = RUNS["thermal_train"]
+    det = Detector({"expected": load("expected", EXPECTED_FEATURES, out)})
+    rng = np.random.default_rng(run.seed)
+    xs: list[F32] = []
+    ys: list[F32] = []
+    xp: list[F32] = []
+    yp: list[F32] = []
+
+    def on_pass(fleet: Fleet, t: float) -> None:
+        pend = det.pending()
+        det._pending = {}
+        if t < WARMUP_S:
+            return
+        for st, f, rows in pend.values():
+            ls, lp = _labels(fleet, f.design_id, f.vehicle_ids)
+            fs = st.sensor_features(rows)
+            flat = ls.reshape(-1)
+            # Keep every faulted row and a sample of healthy ones: healthy rows
+            # outnumber faulted ones ~100:1 and say the same thing over and over.
+            keep = (flat > 0) | (rng.random(len(flat)) < 0.02)
+            xs.append(fs[keep])
+            ys.append(flat[keep])
+            xp.append(st.pack_features(rows, f.inlet_c, f.ambient_c))
+            yp.append(lp)
+
+    detector_passes(run, det, on_pass)
+    x_s, y_s = np.concatenate(xs), np.concatenate(ys).astype(np.int64)
+    x_p, y_p = np.concatenate(xp), np.concatenate(yp).astype(np.int64)
+    sensor = RandomForestClassifier(
+        n_estimators=40, max_depth=10, min_samples_leaf=20, random_state=1, n_jobs=1
+    ).fit(x_s, y_s)
+    export(sensor, out / "sensor.onnx", SENSOR_FEATURES, _meta(data_hash(x_s, y_s), run.name))
+    pack = RandomForestClassifier(
+        n_estimators=40, max_depth=8, min_samples_leaf=20, random_state=2, n_jobs=1
+    ).fit(x_p, y_p)
+    export(pack, out / "pack.onnx", PACK_FEATURES, _meta(data_hash(x_p, y_p), run.name))
+
+
+def soh_dataset(run_name: str) -> tuple[F32, F32, F32]:
+    """(features, true SoH %, true resistance growth %) at the run's window ends."""
+    run = RUNS[run_name]
+    at = tuple(t for t in (30 * 3600.0, 48 * 3600.0) if t <= run.duration_s)
+    xs, soh, res = [], [], []
+    truth: dict[str, tuple[float, float]] = {}
+    last_fleet = None
+    for fleet, vid, w in soh_windows(run, at):
+        if fleet is not last_fleet or not truth:
+            truth = true_soh(fleet)
+        last_fleet = fleet
+        xs.append(w.features().features)
+        soh.append(truth[vid][0])
+        res.append(truth[vid][1])
+    return (
+        np.array(xs, dtype=np.float32),
+        np.array(soh, dtype=np.float32),
+        np.array(res, dtype=np.float32),
+    )
+
+
+def train_soh(out: Path) -> None:
+    """SoH quantile models (10/50/90 %) and the resistance-growth model."""
+    x, soh, res = soh_dataset("soh_train")
+    h = data_hash(x, soh, res)
+    for name, alpha in (("soh_q10", 0.1), ("soh_q50", 0.5), ("soh_q90", 0.9)):
+        m = GradientBoostingRegressor(
+            loss="quantile", alpha=alpha, n_estimators=80, max_depth=2, learning_rate=0.05,
+            subsample=0.8, random_state=3,
+        ).fit(x, soh)  # fmt: skip
+        export(m, out / f"{name}.onnx", SOH_FEATURES, _meta(h, "soh_train"))
+    m = GradientBoostingRegressor(
+        n_estimators=80, max_depth=2, learning_rate=0.05, subsample=0.8, random_state=4
+    ).fit(x, res)
+    export(m, out / "resistance.onnx", SOH_FEATURES, _meta(h, "soh_train"))
+
+
+def train_all(out: Path = ONNX_DIR, log: bool = True) -> dict[str, float]:
+    """Train every model into ``out``; returns seconds per stage."""
+    out.mkdir(parents=True, exist_ok=True)
+    times: dict[str, float] = {}
+    for name, fn in (("expected", train_expected), ("thermal", train_thermal),
+                     ("soh", train_soh)):  # fmt: skip
+        t0 = time.monotonic()
+        fn(out)
+        times[name] = time.monotonic() - t0
+        if log:
+            print(f"trained {name} in {times[name]:.0f} s", flush=True)
+    return times
