@@ -13,7 +13,7 @@ a multi-value one all of them (as "All" would).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -58,7 +58,9 @@ class Report:
             "dashboards": self.dashboards,
             "panels": self.panels,
             "queries_ok": sum(o.ok for o in self.outcomes),
-            "queries_failed": [{"query": o.key, "error": o.error} for o in self.outcomes if not o.ok],
+            "queries_failed": [
+                {"query": o.key, "error": o.error} for o in self.outcomes if not o.ok
+            ],
             "raw_scans_in_overview": self.raw_scans_in_overview,
         }
 
@@ -183,7 +185,7 @@ def firing(rule: dict[str, Any], rows: list[asyncpg.Record]) -> dict[str, bool]:
     cond = next(d for d in rule["data"] if d["refId"] == rule["condition"])
     ev = cond["model"]["conditions"][0]["evaluator"]
     limit = float(ev["params"][0])
-    ops = {
+    ops: dict[str, Callable[[float], bool]] = {
         "gt": lambda v: v > limit,
         "lt": lambda v: v < limit,
         "gte": lambda v: v >= limit,
@@ -192,6 +194,6 @@ def firing(rule: dict[str, Any], rows: list[asyncpg.Record]) -> dict[str, bool]:
     test = ops[ev["type"]]
     out = {}
     for r in rows:
-        labels = ",".join(f"{k}={v}" for k, v in r.items() if k != "value")
+        labels = ",".join(f"{k}={v}" for k, v in dict(r).items() if k != "value")
         out[labels] = r["value"] is not None and test(float(r["value"]))
     return out

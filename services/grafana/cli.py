@@ -49,8 +49,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     if args.check:
         drifted = render.drift()
-        for path in drifted:
-            print(f"drifted: infra/grafana/{path}")
+        for name in drifted:
+            print(f"drifted: infra/grafana/{name}")
         print("grafana build: up to date" if not drifted else "grafana build: run without --check")
         return 1 if drifted else 0
     changed = render.write()
@@ -81,7 +81,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     settings = _settings()
     token = args.token or settings.token
     if not token:
-        raise SystemExit("packwatch: a Grafana token is needed (--token or PACKWATCH_GRAFANA_TOKEN)")
+        raise SystemExit(
+            "packwatch: a Grafana token is needed (--token or PACKWATCH_GRAFANA_TOKEN)"
+        )
     changes = sync.sync(settings, args.url or settings.url, token)
     if args.json:
         print(json.dumps([c.__dict__ for c in changes]))

@@ -125,9 +125,9 @@ def _macro(name: str, args: list[str], ctx: Context) -> str:
     needs_col = {"__time", "__timeEpoch", "__timeFilter", "__unixEpochFilter"}
     if name in needs_col and (not args or not args[0]):
         raise MacroError(f"missing time column argument for macro {name}")
-    if name in {"__timeGroup", "__timeGroupAlias", "__unixEpochGroup", "__unixEpochGroupAlias"}:
-        if len(args) < 2:
-            raise MacroError(f"macro {name} needs time column and interval and optional fill value")
+    groups = {"__timeGroup", "__timeGroupAlias", "__unixEpochGroup", "__unixEpochGroupAlias"}
+    if name in groups and len(args) < 2:
+        raise MacroError(f"macro {name} needs time column and interval and optional fill value")
     if name == "__time":
         return f'{args[0]} AS "time"'
     if name == "__timeEpoch":

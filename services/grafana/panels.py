@@ -30,8 +30,10 @@ def sql(text: str, fmt: Format = "table", ref: str = "A") -> SqlQuery:
 
 
 def thresholds(*steps: tuple[float | None, str]) -> ThresholdsConfig:
-    return ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(
-        [dm.Threshold(value=v, color=c) for v, c in steps]
+    return (
+        ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=v, color=c) for v, c in steps])
     )
 
 

@@ -60,7 +60,9 @@ def panel_queries(model: dict[str, Any]) -> list[Query]:
     for ann in model.get("annotations", {}).get("list", []):
         target = ann.get("target") or {}
         if _is_sql(target, ann.get("datasource")):
-            out.append(Query(f"{uid}/annotation {ann['name']}", uid, target["rawSql"], "annotation"))
+            out.append(
+                Query(f"{uid}/annotation {ann['name']}", uid, target["rawSql"], "annotation")
+            )
     for panel in model.get("panels", []):
         for t in panel.get("targets", []):
             if not _is_sql(t, panel.get("datasource")):

@@ -60,11 +60,18 @@ def _route(s: Store, method: str, path: str, query: dict[str, list[str]], body: 
         if d is None:
             return 404, {"message": "Data source not found"}
         return 200, {k: v for k, v in d.items() if k != "secureJsonData"}
-    if method in ("POST", "PUT") and (path == "/api/datasources" or path.startswith("/api/datasources/uid/")):
+    if method in ("POST", "PUT") and (
+        path == "/api/datasources" or path.startswith("/api/datasources/uid/")
+    ):
         old = s.datasources.get(body["uid"], {})
         secure = {**old.get("secureJsonData", {}), **body.get("secureJsonData", {})}
-        d = {**body, "id": old.get("id", s.new_id()), "secureJsonData": secure,
-             "secureJsonFields": dict.fromkeys(secure, True), "version": old.get("version", 0) + 1}  # fmt: skip
+        d = {
+            **body,
+            "id": old.get("id", s.new_id()),
+            "secureJsonData": secure,
+            "secureJsonFields": dict.fromkeys(secure, True),
+            "version": old.get("version", 0) + 1,
+        }
         s.datasources[body["uid"]] = d
         return 200, {"datasource": d, "message": "Datasource saved"}
     if method == "GET" and (g := m(r"/api/dashboards/uid/([^/]+)", path)):

@@ -26,8 +26,9 @@ PARKED = "BUS-0006"  # in maintenance: never reported silent
 
 
 def _row(bus: str, ts: datetime, temp: float, insulation: float, lag_s: float) -> tuple[Any, ...]:
-    return (bus, ts, int(ts.timestamp()), ts + timedelta(seconds=lag_s), 650.0, -50.0, 60.0,
-            3.30, 3.31, temp - 3, temp, temp - 1, insulation, 20.0, [3.3] * 4, [temp] * 2)  # fmt: skip
+    ingested = ts + timedelta(seconds=lag_s)
+    return (bus, ts, int(ts.timestamp()), ingested, 650.0, -50.0, 60.0, 3.30, 3.31,
+            temp - 3, temp, temp - 1, insulation, 20.0, [3.3] * 4, [temp] * 2)  # fmt: skip
 
 
 COLUMNS = (
@@ -58,7 +59,9 @@ async def test_each_rule_fires_for_its_bus_only(database: str) -> None:
     rows = _rows()
     conn = await asyncpg.connect(database)
     try:
-        await conn.execute("UPDATE vehicles SET in_maintenance = true WHERE vehicle_id = $1", PARKED)
+        await conn.execute(
+            "UPDATE vehicles SET in_maintenance = true WHERE vehicle_id = $1", PARKED
+        )
         await conn.copy_records_to_table("pack_samples", records=rows, columns=COLUMNS)
         ids, times = [r[0] for r in rows], [r[1] for r in rows]
         await conn.execute(REFRESH_MINUTES_SQL, ids, times)

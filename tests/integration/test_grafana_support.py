@@ -50,7 +50,10 @@ async def health_events(conn: asyncpg.Connection, end: datetime, buses: int = BU
                 soh, soh - 1.5, soh + 1.5, 2.0 + 0.1 * day, [3, 17] if i == 0 else [],
             )  # fmt: skip
     first = demo_buses(buses)[0]
-    for kind, severity, cleared in (("cooling_failure", "critical", False), ("hot_cell", "warning", True)):
+    for kind, severity, cleared in (
+        ("cooling_failure", "critical", False),
+        ("hot_cell", "warning", True),
+    ):
         await conn.execute(
             """INSERT INTO anomalies (event_id, vehicle_id, pack_id, ts, detected_at, kind,
             severity, cleared) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)""",

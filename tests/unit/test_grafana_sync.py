@@ -39,7 +39,9 @@ def test_first_run_creates_second_changes_nothing(grafana: tuple[str, standin.St
     assert {c.action for c in first} == {"created", "updated"}  # the root policy always exists
     assert len(store.dashboards) == 5 and set(store.folders) == {FOLDER_UID}
     assert store.datasources["packwatch-timescaledb"]["jsonData"]["timescaledb"] is True
-    assert store.datasources["packwatch-timescaledb"]["secureJsonData"] == {"password": "pw-from-env"}
+    assert store.datasources["packwatch-timescaledb"]["secureJsonData"] == {
+        "password": "pw-from-env"
+    }
     assert len(store.groups[(FOLDER_UID, "packwatch-packs")]["rules"]) == 4
     assert all(d["meta"]["folderUid"] == FOLDER_UID for d in store.dashboards.values())
     writes = len(store.writes())
@@ -57,7 +59,10 @@ def test_changes_on_either_side_are_written_back(grafana: tuple[str, standin.Sto
     store.dashboards["packwatch-fleet-overview"]["dashboard"]["title"] = "edited by hand"
     changes = sync.sync(_settings(alerts_webhook_url="http://alerts.example:9000/hook"), url, TOKEN)
     changed = {(c.kind, c.name) for c in changes if c.action == "updated"}
-    assert changed == {("dashboard", "packwatch-fleet-overview"), ("contact point", "packwatch-alerts-webhook")}
+    assert changed == {
+        ("dashboard", "packwatch-fleet-overview"),
+        ("contact point", "packwatch-alerts-webhook"),
+    }
     assert store.dashboards["packwatch-fleet-overview"]["dashboard"]["title"] == "Fleet overview"
     assert store.contact_points["packwatch-alerts-webhook"]["settings"]["url"].endswith("/hook")
     # What was pushed is exactly what is provisioned from files.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import (
     Dashboard as DashboardBuilder,
+)
+from grafana_foundation_sdk.builders.dashboard import (
     QueryVariable,
 )
 from grafana_foundation_sdk.models.dashboard import (
@@ -91,8 +93,9 @@ def build() -> Dashboard:
             .sort(VariableSort.ALPHABETICAL_ASC)
         )
         .with_panel(
-            series("SoH per pack (dashed: model bounds)", SOH_TREND, "percent")
-            .override_by_regexp(".* (low|high)$", _BOUND)
+            series("SoH per pack (dashed: model bounds)", SOH_TREND, "percent").override_by_regexp(
+                ".* (low|high)$", _BOUND
+            )
         )
         .with_panel(series("Internal resistance growth per pack", RESISTANCE_TREND, "percent"))
         .with_panel(grid("Fade per 1,000 equivalent full cycles by design", FADE_BY_DESIGN))

@@ -17,6 +17,10 @@ UID = "packwatch-pipeline"
 R = "[$__rate_interval]"
 
 
+def _rate(metric: str, by: str) -> str:
+    return f"sum by ({by}) (rate({metric}{R}))"
+
+
 def _quantile(q: float, metric: str, by: str, where: str = "") -> str:
     sel = f"{metric}_bucket{{{where}}}" if where else f"{metric}_bucket"
     return f"histogram_quantile({q}, sum by (le, {by}) (rate({sel}{R})))"
@@ -28,15 +32,15 @@ PANELS: dict[str, tuple[dict[str, str], str]] = {
         "short",
     ),
     "Rows written per second": (
-        {"{{service}} → {{table}}": f"sum by (service, table) (rate(packwatch_rows_written_total{R}))"},
+        {"{{service}} → {{table}}": _rate("packwatch_rows_written_total", "service, table")},
         "rowsps",
     ),
     "Messages consumed per second": (
-        {"{{service}} ← {{topic}}": f"sum by (service, topic) (rate(packwatch_messages_in_total{R}))"},
+        {"{{service}} ← {{topic}}": _rate("packwatch_messages_in_total", "service, topic")},
         "short",
     ),
     "Dead letters per second": (
-        {"{{service}}: {{reason}}": f"sum by (service, reason) (rate(packwatch_dlq_messages_total{R}))"},
+        {"{{service}}: {{reason}}": _rate("packwatch_dlq_messages_total", "service, reason")},
         "short",
     ),
     "Batch latency (first message to commit)": (

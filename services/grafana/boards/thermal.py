@@ -1,4 +1,4 @@
-"""Thermal and alerts: anomalies by kind, depot and pack design; how fast alerts are acknowledged."""
+"""Thermal and alerts: anomalies by kind, depot and pack design; time to acknowledge."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ ACTIVE_BY_KIND = """SELECT kind,
 FROM anomalies WHERE NOT cleared AND $__timeFilter(ts)
 GROUP BY kind ORDER BY kind"""
 
-ANOMALIES_OVER_TIME = """SELECT $__timeGroupAlias(ts, $__interval), kind AS metric, count(*) AS value
+ANOMALIES_OVER_TIME = """SELECT $__timeGroupAlias(ts, $__interval), kind AS metric,
+       count(*) AS value
 FROM anomalies WHERE $__timeFilter(ts)
 GROUP BY 1, 2 ORDER BY 1, 2"""
 

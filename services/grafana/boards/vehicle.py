@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import (
     AnnotationQuery,
-    Dashboard as DashboardBuilder,
     QueryVariable,
+)
+from grafana_foundation_sdk.builders.dashboard import (
+    Dashboard as DashboardBuilder,
 )
 from grafana_foundation_sdk.models.dashboard import Dashboard, VariableRefresh, VariableSort
 
@@ -36,7 +38,9 @@ ELECTRICAL = _minutes(
     'avg(pack_voltage_v_avg) AS "voltage V", avg(pack_current_a_avg) AS "current A", '
     'avg(power_kw_avg) AS "power kW"'
 )
-SOC = _minutes('min(soc_pct_min) AS "SoC min", avg(soc_pct_avg) AS "SoC", max(soc_pct_max) AS "SoC max"')
+SOC = _minutes(
+    'min(soc_pct_min) AS "SoC min", avg(soc_pct_avg) AS "SoC", max(soc_pct_max) AS "SoC max"'
+)
 TEMPERATURES = _minutes(
     'min(cell_temp_min_c) AS "cell min", max(cell_temp_max_c) AS "cell max", '
     'avg(cell_temp_mean_c) AS "cell mean", avg(coolant_inlet_c_avg) AS "coolant in", '
