@@ -40,12 +40,12 @@ class Thresholds:
 
     sensor: dict[str, float] = field(
         default_factory=lambda: {
-            "self_heating_cell": 0.6,
-            "connection_hot_spot": 0.6,
-            "sensor_fault": 0.6,
+            "self_heating_cell": 0.75,
+            "connection_hot_spot": 0.75,
+            "sensor_fault": 0.75,
         }
     )
-    cooling: float = 0.6
+    cooling: float = 0.75
 
 
 @dataclass

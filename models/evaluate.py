@@ -30,12 +30,12 @@ SEVERE = 0.7  # severity at and above which a fault is in the severe band (see t
 BANDS = (("mild", 0.0, 0.4), ("moderate", 0.4, SEVERE), ("severe", SEVERE, 1.01))
 
 
-def load_detector(directory: Path = ONNX_DIR) -> Detector:
+def load_detector(directory: Path = ONNX_DIR, threads: int = 1) -> Detector:
     """A detector on the model files in ``directory``."""
     return Detector({
-        "expected": load("expected", EXPECTED_FEATURES, directory),
-        "sensor": load("sensor", SENSOR_FEATURES, directory),
-        "pack": load("pack", PACK_FEATURES, directory),
+        "expected": load("expected", EXPECTED_FEATURES, directory, threads),
+        "sensor": load("sensor", SENSOR_FEATURES, directory, threads),
+        "pack": load("pack", PACK_FEATURES, directory, threads),
     })  # fmt: skip
 
 
@@ -113,8 +113,12 @@ def thermal_metrics(run_name: str, directory: Path = ONNX_DIR) -> dict[str, Any]
     healthy = [v for v in fleet.vehicle_ids if v not in faulty]
     hours = len(healthy) * (RUNS[run_name].duration_s - WARMUP_S) / 3600.0
     false = [d for d in decisions if d.transition.finding.vehicle_id in healthy]
-    return {"kinds": per_kind, "healthy_bus_hours": hours, "false_alerts": len(false),
-            "false_alert_kinds": sorted({d.transition.finding.kind.value for d in false})}  # fmt: skip
+    return {
+        "kinds": per_kind,
+        "healthy_bus_hours": hours,
+        "false_alerts": len(false),
+        "false_alert_kinds": sorted({d.transition.finding.kind.value for d in false}),
+    }
 
 
 def false_alert_metrics(run_name: str, directory: Path = ONNX_DIR) -> dict[str, Any]:
@@ -181,6 +185,7 @@ def render(m: dict[str, Any]) -> str:
     """Readable tables of ``evaluate``'s result."""
     lines = ["kind                  faults  detected  median s  p95 s  p95 severe s"]
     for k, v in m["thermal"]["kinds"].items():
+
         def f(x: Any) -> str:
             return "-" if x is None else f"{x:.0f}" if isinstance(x, float) else str(x)
 
@@ -205,6 +210,7 @@ def render(m: dict[str, Any]) -> str:
 
 def dumps(m: dict[str, Any]) -> str:
     """One JSON line (inf becomes null: JSON has no infinity)."""
+
     def clean(x: Any) -> Any:
         if isinstance(x, float) and not np.isfinite(x):
             return None

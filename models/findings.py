@@ -35,7 +35,7 @@ class Finding:
 
     @property
     def location(self) -> str:
-        """"sensor:4", "cell:17" or "pack", as the alerts table keys it."""
+        """ "sensor:4", "cell:17" or "pack", as the alerts table keys it."""
         if self.sensor is not None:
             return f"sensor:{self.sensor}"
         if self.cell is not None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.findings import Finding
 from models.frame import Frame
 from models.limits import LIMITS, OPEN_SENSOR_C
 from models.thermal import TAU_FAST, TAU_MED, ThermalState
 from schemas.common import AnomalyKind, Severity
-
-from models.findings import Finding
 
 RULES_VERSION = "rules-1"
 

@@ -104,6 +104,30 @@ def _nb_median(x: F64) -> F64:
 class ThermalState:
     """State of every pack of one design; rows are assigned by the caller (see :meth:`row`)."""
 
+    # Per-pack arrays allocated by _alloc: (packs, sensors), (packs, cells), (packs,).
+    t_hold: F64
+    drop: F64
+    res_f: F64
+    res_s: F64
+    loc_f: F64
+    loc_s: F64
+    stuck_a: F64
+    stuck_b: F64
+    t_f: F64
+    t_s: F64
+    e_dv: F64
+    e_dvi: F64
+    dvc_f: F64
+    dvc_s: F64
+    last_ts: F64
+    i2_s: F64
+    i2_f: F64
+    e_i: F64
+    e_ii: F64
+    cdt: F64
+    ins_peak: F64
+    pres_s: F64
+
     def __init__(self, design: PackDesign, expected: ExpectedFn | None, capacity: int = 16) -> None:
         self.design = design
         self.chem = chemistry(design)
@@ -178,7 +202,7 @@ class ThermalState:
         hold = np.where(valid, f.temps, np.where(init, np.nan, self.t_hold[r]))
         # A sensor that has never read a value borrows its neighbours' median.
         hold = np.where(np.isnan(hold), _nb_median(np.nan_to_num(hold, nan=25.0)), hold)
-        step = np.abs(hold - self.t_hold[r])
+        step = np.where(init, 0.0, np.abs(hold - self.t_hold[r]))
         self.drop[r] = ew(self.drop[r], (~valid).astype(np.float64), TAU_MED)
         self.stuck_a[r] = ew(self.stuck_a[r], step, TAU_SLOW)
         self.stuck_b[r] = ew(self.stuck_b[r], _nb_median(step), TAU_SLOW)

@@ -1,0 +1,1 @@
+"""The scoring service: pack samples in, thermal anomalies and pack_health out."""

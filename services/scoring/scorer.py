@@ -1,0 +1,158 @@
+"""The CPU side of scoring: PackSamples in, AnomalyEvents and HealthScores out.
+
+:class:`Scorer` is synchronous and owns every per-pack window (thermal state
+and the SoH ring buffer); the service runs it in one worker thread, so only one
+pass touches the state at a time. A pass groups samples by design, advances the
+packs in rounds (round k holds each pack's k-th new sample, so one pack's
+samples stay in order while the arithmetic runs over all packs at once), then
+runs each ONNX model once for all packs of the pass.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from models.chemistry import design_by_shape
+from models.detector import Detector
+from models.evaluate import load_detector
+from models.findings import ConditionTracker, Transition
+from models.frame import frame_from_samples
+from models.onnx_io import Model, load
+from models.soh import SOH_FEATURES, SohWindow
+from schemas.common import ConditionState
+from schemas.events import AnomalyEvent, HealthScore
+from schemas.pack_sample import PackSample
+
+
+@dataclass
+class PassResult:
+    """What one pass produced."""
+
+    events: list[AnomalyEvent] = field(default_factory=list)
+    health: list[HealthScore] = field(default_factory=list)
+    scored: int = 0
+    skipped: int = 0  # duplicates, out-of-order, or of an unknown pack shape
+
+
+@dataclass
+class _Pack:
+    design_id: str
+    pack_id: str | None
+    last_ts: float = -np.inf
+    soh: SohWindow | None = None
+    next_health_ts: float = -np.inf
+
+
+class Scorer:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        threads: int = 1,
+        hold_s: float = 60.0,
+        clear_s: float = 900.0,
+        health_every_s: float = 600.0,
+    ) -> None:
+        self.detector: Detector = load_detector(model_dir, threads)
+        self.soh_models: dict[str, Model] = {
+            n: load(n, SOH_FEATURES, model_dir, threads)
+            for n in ("soh_q10", "soh_q50", "soh_q90", "resistance")
+        }
+        self.tracker = ConditionTracker(hold_s, clear_s)
+        self.health_every_s = health_every_s
+        self.packs: dict[str, _Pack] = {}
+
+    def run_pass(self, samples: list[PackSample]) -> PassResult:
+        """Advance every pack by its samples, score, and return events and health rows."""
+        res = PassResult()
+        per_design: dict[str, dict[str, list[PackSample]]] = defaultdict(lambda: defaultdict(list))
+        for s in sorted(samples, key=lambda s: s.ts):
+            p = self._pack(s)
+            t = s.ts.timestamp()
+            if p is None or t <= p.last_ts:
+                res.skipped += 1
+                continue
+            p.last_ts = t
+            per_design[p.design_id][s.vehicle_id].append(s)
+            res.scored += 1
+        for design_id, by_pack in per_design.items():
+            queues = list(by_pack.values())
+            for k in range(max(len(q) for q in queues)):
+                batch = [q[k] for q in queues if len(q) > k]
+                f = frame_from_samples(design_id, batch)
+                self.detector.update(f)
+                for s, tmean in zip(batch, np.nanmean(np.where(f.temps > -39.5, f.temps, np.nan),
+                                                      axis=1), strict=True):  # fmt: skip
+                    self._soh_append(s, float(tmean))
+        findings, seen = self.detector.score()
+        now = datetime.now(UTC)
+        res.events = [self._event(tr, now) for tr in self.tracker.observe(findings, seen)]
+        res.health = self._health(seen)
+        return res
+
+    def _pack(self, s: PackSample) -> _Pack | None:
+        p = self.packs.get(s.vehicle_id)
+        if p is None:
+            d = design_by_shape(len(s.cell_voltages), len(s.cell_temps))
+            if d is None:
+                return None
+            p = self.packs[s.vehicle_id] = _Pack(d.design_id, s.pack_id, soh=SohWindow(d))
+        return p
+
+    def _soh_append(self, s: PackSample, tmean: float) -> None:
+        p = self.packs[s.vehicle_id]
+        assert p.soh is not None
+        p.soh.append(s.ts.timestamp(), s.pack_current_a, np.asarray(s.cell_voltages), tmean)
+
+    def _health(self, seen: dict[str, float]) -> list[HealthScore]:
+        due = [v for v, ts in seen.items() if ts >= self.packs[v].next_health_ts]
+        if not due:
+            return []
+        feats = [self.packs[v].soh.features() for v in due]  # type: ignore[union-attr]
+        x = np.array([f.features for f in feats], dtype=np.float32)
+        q = {n: m.run(x).reshape(-1) for n, m in self.soh_models.items()}
+        out = []
+        for k, v in enumerate(due):
+            p = self.packs[v]
+            p.next_health_ts = seen[v] + self.health_every_s
+            assert p.soh is not None
+            lo, mid, hi = sorted((float(q["soh_q10"][k]), float(q["soh_q50"][k]),
+                                  float(q["soh_q90"][k])))  # fmt: skip
+            out.append(HealthScore(
+                vehicle_id=v, pack_id=p.pack_id, ts=datetime.fromtimestamp(seen[v], tz=UTC),
+                soh_pct=mid, soh_low_pct=lo, soh_high_pct=hi,
+                capacity_ah=mid / 100.0 * p.soh.design.nominal_ah,
+                resistance_growth_pct=float(q["resistance"][k]),
+                weak_cell_indices=feats[k].weak_cells,
+                model_version=self.soh_models["soh_q50"].version,
+            ))  # fmt: skip
+        return out
+
+    def _event(self, tr: Transition, now: datetime) -> AnomalyEvent:
+        f = tr.finding
+        state = ConditionState.ACTIVE if tr.state == "active" else ConditionState.CLEARED
+        return AnomalyEvent(
+            event_id=tr.event_id,
+            vehicle_id=f.vehicle_id,
+            pack_id=self.packs[f.vehicle_id].pack_id,
+            ts=datetime.fromtimestamp(tr.ts, tz=UTC),
+            detected_at=now,
+            kind=f.kind,
+            severity=f.severity,
+            state=state,
+            cell_index=f.cell,
+            sensor_index=f.sensor,
+            score=f.score,
+            evidence={
+                **f.evidence,
+                "onset_ts": datetime.fromtimestamp(tr.onset_ts, tz=UTC).isoformat(),
+            },  # fmt: skip
+            model_version=f.source,
+        )

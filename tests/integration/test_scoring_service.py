@@ -1,0 +1,115 @@
+"""The scoring service against the real broker and database.
+
+A simulated bus loses its coolant pump; its samples go through
+telemetry.pack.v1 to the scoring service, which must publish a
+cooling_failure AnomalyEvent (keyed by the bus) and write pack_health. A
+second service in a fresh group replaying the same topic publishes the same
+event ids and no others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from schemas.db import migrate
+from schemas.events import AnomalyEvent
+from schemas.messages import decode_anomaly_event, decode_pack_sample, encode
+from services.core.kafka import open_consumer
+from services.core.settings import CoreSettings
+from services.scoring.app import scoring_service
+from services.scoring.service import ScoringService
+from services.scoring.settings import ScoringSettings
+from services.simulator import FleetConfig, simulate_samples
+from tests.conftest import NewTopicFactory
+from tests.integration.ingest_support import produce
+
+pytestmark = pytest.mark.integration
+
+FAULTS = "cooling_failure:BUS-0001@45m:mode=pump:severity=1.0"
+DURATION_S = 3 * 3600.0
+
+
+def _samples() -> list[tuple[bytes, bytes]]:
+    cfg = FleetConfig(
+        buses=1, seed=5, start=datetime(2026, 5, 4, 4, tzinfo=UTC), faults=FAULTS, soc0=0.9
+    )
+    return [(s.vehicle_id.encode(), encode(s))
+            for batch in simulate_samples(cfg, DURATION_S, dt=10.0) for s in batch]  # fmt: skip
+
+
+@asynccontextmanager
+async def _running(core: CoreSettings, settings: ScoringSettings) -> AsyncIterator[ScoringService]:
+    stop = asyncio.Event()
+    async with scoring_service(core, settings, stop) as service:
+        task = asyncio.create_task(service.run(stop))
+        try:
+            yield service
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
+
+
+async def _drain(service: ScoringService, n: int, limit_s: float = 90.0) -> None:
+    deadline = time.monotonic() + limit_s
+    # The service counts in its own task; polling the counter is the simplest wait.
+    while service.samples_scored < n and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+
+
+async def _events(bootstrap: str, topic: str) -> list[tuple[bytes, AnomalyEvent]]:
+    out = []
+    async with open_consumer(bootstrap, [topic], group_id=None) as c:
+        batch = await c.getmany(timeout_ms=3000)
+        while batch:
+            out += [(m.key, decode_anomaly_event(m.value)) for ms in batch.values() for m in ms]
+            batch = await c.getmany(timeout_ms=1000)
+    return out
+
+
+async def test_cooling_failure_event_health_rows_and_replay(
+    kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
+) -> None:
+    await asyncio.to_thread(migrate.upgrade, database)
+    samples_topic = await new_topic("pack", 3)
+    anomalies_topic = await new_topic("anom", 3)
+    items = await asyncio.to_thread(_samples)
+    await produce(kafka_bootstrap, samples_topic, items)
+    core = CoreSettings(kafka_bootstrap_servers=kafka_bootstrap, database_url=database)
+
+    def settings(group: str) -> ScoringSettings:
+        return ScoringSettings(topic=samples_topic, anomalies_topic=anomalies_topic,
+                               group_id=group, metrics_port=-1, batch_max_ms=100)  # fmt: skip
+
+    async with _running(core, settings("score-a")) as svc:
+        await _drain(svc, len(items))
+        assert svc.samples_scored == len(items)
+    first = await _events(kafka_bootstrap, anomalies_topic)
+    kinds = {e.kind.value for _, e in first}
+    assert "cooling_failure" in kinds, kinds
+    assert all(k == e.vehicle_id.encode() for k, e in first)
+    cooling = [e for _, e in first if e.kind.value == "cooling_failure"]
+    t0 = decode_pack_sample(items[0][1]).ts.timestamp()
+    # Decided after the pump failed (45 min in), allowing for the bus clock's offset.
+    assert cooling[0].ts.timestamp() >= t0 + 45 * 60 - 30
+    assert cooling[0].state.value == "active" and cooling[0].evidence
+    conn = await asyncpg.connect(database)
+    try:
+        rows = await conn.fetch("SELECT * FROM pack_health WHERE vehicle_id = 'BUS-0001'")
+    finally:
+        await conn.close()
+    assert rows, "no pack_health rows"
+    assert all(r["soh_low_pct"] <= r["soh_pct"] <= r["soh_high_pct"] for r in rows)
+
+    # Replay: a fresh group reads the topic from the start and republishes.
+    async with _running(core, settings("score-b")) as svc:
+        await _drain(svc, len(items))
+    both = await _events(kafka_bootstrap, anomalies_topic)
+    assert {e.event_id for _, e in both} == {e.event_id for _, e in first}
+    assert len(both) == 2 * len(first)

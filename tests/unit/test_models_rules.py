@@ -1,0 +1,82 @@
+"""Safety rules and the condition tracker: thresholds, open sensors, hysteresis, stable ids."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models import rules
+from models.findings import ConditionTracker, Finding, event_id
+from models.frame import Frame
+from models.limits import LIMITS
+from models.thermal import ThermalState
+from schemas.common import AnomalyKind, Severity
+from schemas.fleet import LFP_CALB_R1
+
+
+def _frame(temps: np.ndarray, **kw: float) -> Frame:
+    n = 1
+    return Frame(
+        "LFP-CALB-R1", ["BUS-1"], np.array([1000.0]), np.zeros(n), np.full((n, 204), 3.3),
+        temps[None, :], np.array([kw.get("inlet", 25.0)]), np.array([kw.get("outlet", 26.0)]),
+        np.array([30.0]), np.array([kw.get("ins", 5000.0)]),
+    )  # fmt: skip
+
+
+def _eval(f: Frame) -> dict[AnomalyKind, Finding]:
+    st = ThermalState(LFP_CALB_R1, None)
+    rows = st.update(f)
+    return {x.kind: x for x in rules.evaluate(st, rows, f)}
+
+
+def test_healthy_pack_raises_nothing() -> None:
+    assert _eval(_frame(np.full(48, 31.0))) == {}
+
+
+def test_over_temperature_names_the_sensor_and_grades_severity() -> None:
+    t = np.full(48, 31.0)
+    t[7] = 52.0
+    got = _eval(_frame(t))[AnomalyKind.OVER_TEMPERATURE]
+    assert got.sensor == 7 and got.severity is Severity.WARNING
+    t[7] = LIMITS["LFP-CALB-R1"].over_temp_crit_c + 1
+    assert _eval(_frame(t))[AnomalyKind.OVER_TEMPERATURE].severity is Severity.CRITICAL
+
+
+def test_open_sensor_is_not_a_temperature_spread() -> None:
+    t = np.full(48, 31.0)
+    t[3] = -40.0
+    assert AnomalyKind.TEMPERATURE_SPREAD not in _eval(_frame(t))
+    t[4] = 44.0
+    assert AnomalyKind.TEMPERATURE_SPREAD in _eval(_frame(t))
+
+
+def test_coolant_dt_and_insulation() -> None:
+    got = _eval(_frame(np.full(48, 31.0), inlet=25.0, outlet=34.0, ins=50.0))
+    assert AnomalyKind.COOLANT_DELTA_T in got
+    assert got[AnomalyKind.INSULATION_FAULT].severity is Severity.CRITICAL
+
+
+def test_rate_of_rise() -> None:
+    st = ThermalState(LFP_CALB_R1, None)
+    for k in range(0, 900, 10):
+        t = np.full(48, 31.0)
+        t[20] = 31.0 + 2.0 * k / 60.0  # 2 degC/min
+        f = _frame(t)
+        f.ts_s[:] = 1000.0 + k
+        rows = st.update(f)
+    got = {x.kind: x for x in rules.evaluate(st, rows, f)}
+    assert got[AnomalyKind.TEMPERATURE_RISE_RATE].sensor == 20
+
+
+def test_tracker_holds_clears_and_ids_are_deterministic() -> None:
+    f = Finding("BUS-1", AnomalyKind.COOLING_FAILURE, Severity.WARNING, 0.9, "m")
+    tr = ConditionTracker(hold_s=60, clear_s=300)
+    assert tr.observe([f], {"BUS-1": 0.0}) == []
+    on = tr.observe([f], {"BUS-1": 60.0})
+    assert [x.state for x in on] == ["active"]
+    assert on[0].event_id == event_id("BUS-1", "cooling_failure", "pack", 0.0, "active")
+    assert tr.observe([], {"BUS-1": 200.0}) == []
+    off = tr.observe([], {"BUS-1": 400.0})
+    assert [x.state for x in off] == ["cleared"] and off[0].event_id != on[0].event_id
+    again = ConditionTracker(hold_s=60, clear_s=300)
+    again.observe([f], {"BUS-1": 0.0})
+    assert again.observe([f], {"BUS-1": 60.0})[0].event_id == on[0].event_id
