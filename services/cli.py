@@ -41,6 +41,7 @@ PLUGINS: tuple[str, ...] = (
     "services.decoder.cli",
     "services.ingest.cli",
     "services.api.cli",
+    "services.grafana.cli",
 )
 
 

@@ -30,13 +30,14 @@ def _packwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
+    # Ports below Linux's ephemeral range (32768+), so no client socket holds them.
     env = dict(os.environ)
     env.update(
         PACKWATCH_STATE_DIR=str(tmp_path / "state"),
         PACKWATCH_CACHE_DIR=str(PROJECT_ROOT / ".cache"),
-        PACKWATCH_KAFKA_PORT="39092",
-        PACKWATCH_KAFKA_CONTROLLER_PORT="39093",
-        PACKWATCH_PG_PORT="35432",
+        PACKWATCH_KAFKA_PORT="31092",
+        PACKWATCH_KAFKA_CONTROLLER_PORT="31093",
+        PACKWATCH_PG_PORT="31432",
         PACKWATCH_KAFKA_HEAP="384m",
     )
     env.pop("DATABASE_URL", None)
