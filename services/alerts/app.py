@@ -11,6 +11,7 @@ import structlog
 from services.alerts import render
 from services.alerts.apply import Applier, Clock
 from services.alerts.channels import Channel, Email, Webhook
+from services.alerts.faults import check_allowed
 from services.alerts.metric_defs import new_alert_metrics
 from services.alerts.notify import Notifier, RetryPolicy
 from services.alerts.relay import Relay
@@ -56,6 +57,7 @@ async def alerts_service(
     core: CoreSettings, settings: AlertsSettings, clock: Clock | None = None
 ) -> AsyncIterator[AlertsService]:
     """Every resource of one alerts process, opened in order and closed in reverse."""
+    check_allowed(settings.fault_kill_after_commits, core.environment)
     metrics = new_alert_metrics()
     clock = clock or Clock(settings.clock)
     links = render.Links(settings.api_base_url.rstrip("/"), settings.grafana_url)

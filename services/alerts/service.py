@@ -28,6 +28,7 @@ from schemas.events import AnomalyEvent
 from schemas.messages import decode_anomaly_event
 from services.alerts.apply import Applier, Clock
 from services.alerts.errors import is_retriable
+from services.alerts.faults import CrashPoint
 from services.alerts.metric_defs import AlertMetrics
 from services.alerts.notify import Notifier
 from services.alerts.relay import Relay
@@ -65,6 +66,7 @@ class AlertsService:
         self.metrics = metrics
         # Set after each committed batch, so the relay and notifier act at once
         # instead of on their next tick.
+        self.crash_point = CrashPoint(settings.fault_kill_after_commits)
         self.relay_wake = asyncio.Event()
         self.notify_wake = asyncio.Event()
 
@@ -154,6 +156,7 @@ class AlertsService:
                 delay = min(delay * 2, self.s.retry_max_s)
                 continue
             if changed:
+                self.crash_point.committed()  # a failure test's kill lands here, before the send
                 self.relay_wake.set()
                 self.notify_wake.set()
             return True

@@ -59,6 +59,9 @@ class AlertsSettings(BaseSettings):
     api_base_url: str = "http://127.0.0.1:8080"
     grafana_url: str | None = None
 
+    # Failure tests only (services.alerts.faults): SIGKILL after the N-th committed batch.
+    fault_kill_after_commits: int = Field(default=0, ge=0)
+
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     metrics_host: str = "127.0.0.1"

@@ -66,8 +66,9 @@ def event(
     event_id: str | None = None,
 ) -> AnomalyEvent:
     state = ConditionState.ACTIVE if active else ConditionState.CLEARED
+    where = f"c{cell}" if cell is not None else f"s{sensor}"
     return AnomalyEvent(
-        event_id=event_id or f"{vehicle}:{kind.value}:{state.value}:{ts.isoformat()}",
+        event_id=event_id or f"{vehicle}:{kind.value}:{where}:{state.value}:{ts.isoformat()}",
         vehicle_id=vehicle,
         pack_id=None,
         ts=ts,
