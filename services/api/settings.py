@@ -8,17 +8,35 @@ run. A request beyond a cap gets a 400 that names the cap.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.core.settings import CoreSettings
 
 
 class ApiSettings(CoreSettings):
-    """Where the API listens and how much one request may take."""
+    """Where the API listens and how much one request may take.
 
-    model_config = SettingsConfigDict(env_prefix="PACKWATCH_API_", extra="ignore", frozen=True)
+    The shared fields (broker, database, state folder, logging) keep their
+    ``PACKWATCH_`` names, as for every other service; only the API's own
+    fields take the ``PACKWATCH_API_`` prefix.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PACKWATCH_API_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_fields_from_core(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        core = CoreSettings()
+        for name in core.model_fields_set:
+            data.setdefault(name, getattr(core, name))
+        return data
 
     host: str = "127.0.0.1"
     port: int = 8080

@@ -38,3 +38,15 @@ def test_prefixed_port_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PACKWATCH_KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.setenv("PACKWATCH_KAFKA_PORT", "40000")
     assert CoreSettings().bootstrap_servers == "127.0.0.1:40000"
+
+
+def test_service_settings_keep_the_shared_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.api.settings import ApiSettings
+
+    monkeypatch.setenv("PACKWATCH_KAFKA_BOOTSTRAP_SERVERS", "broker-a:9092")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db/fleet")
+    monkeypatch.setenv("PACKWATCH_API_PORT", "9001")
+    s = ApiSettings()
+    assert s.bootstrap_servers == "broker-a:9092"
+    assert s.dsn == "postgresql://u@db/fleet"
+    assert s.port == 9001
