@@ -61,9 +61,7 @@ async def _timescale(core: CoreSettings, records: list[tuple[object, ...]]) -> d
             await conn.execute("TRUNCATE pack_samples")
             cols = ", ".join(COLUMNS)
             marks = ", ".join(f"${i + 1}" for i in range(len(COLUMNS)))
-            await conn.executemany(
-                f"INSERT INTO pack_samples ({cols}) VALUES ({marks})", records
-            )
+            await conn.executemany(f"INSERT INTO pack_samples ({cols}) VALUES ({marks})", records)
             before = await conn.fetchval(
                 "SELECT sum(total_bytes) FROM chunks_detailed_size('pack_samples')"
             )

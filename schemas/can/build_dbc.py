@@ -54,8 +54,8 @@ def _signal_line(sig: SignalDef) -> str:
     mux = " M" if sig.is_multiplexer else (f" m{sig.mux_id}" if sig.mux_id is not None else "")
     sign = "-" if sig.signed else "+"
     return (
-        f' SG_ {sig.name}{mux} : {sig.start}|{sig.length}@1{sign} '
-        f'({_num(sig.scale)},{_num(sig.offset)}) [{_num(sig.minimum)}|{_num(sig.maximum)}] '
+        f" SG_ {sig.name}{mux} : {sig.start}|{sig.length}@1{sign} "
+        f"({_num(sig.scale)},{_num(sig.offset)}) [{_num(sig.minimum)}|{_num(sig.maximum)}] "
         f'"{sig.unit}" Vector__XXX'
     )
 

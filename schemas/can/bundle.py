@@ -203,7 +203,11 @@ def _raw(cmsg: Any, sig: SignalDef, value: float | None) -> int:
 
 
 def _array_frames(
-    cmsg: Any, mux: SignalDef, sigs: tuple[SignalDef, ...], values: Sequence[float], per: int,
+    cmsg: Any,
+    mux: SignalDef,
+    sigs: tuple[SignalDef, ...],
+    values: Sequence[float],
+    per: int,
 ) -> list[bytes]:
     by_index = {s.index: s for s in sigs if s.array is not None}
     out = []
@@ -219,8 +223,9 @@ def _array_frames(
     return out
 
 
-def _fault_frames(cmsg: Any, sigs: tuple[SignalDef, ...], faults: Sequence[tuple[int, int]]
-                  ) -> list[bytes]:
+def _fault_frames(
+    cmsg: Any, sigs: tuple[SignalDef, ...], faults: Sequence[tuple[int, int]]
+) -> list[bytes]:
     if len(faults) > MAX_FAULTS:
         raise ValueError(f"at most {MAX_FAULTS} faults fit the fault group")
     names = {(s.array, s.index): s.name for s in sigs if s.array is not None}

@@ -19,8 +19,15 @@ VSS_MAP_PATH = Path(__file__).with_name("vss_map.csv")
 
 #: DBC unit text -> the VSS unit name for the same unit.
 DBC_TO_VSS_UNIT = {
-    "V": "V", "A": "A", "%": "percent", "degC": "celsius", "km/h": "km/h", "km": "km",
-    "kWh": "kWh", "deg": "degrees", "": "",
+    "V": "V",
+    "A": "A",
+    "%": "percent",
+    "degC": "celsius",
+    "km/h": "km/h",
+    "km": "km",
+    "kWh": "kWh",
+    "deg": "degrees",
+    "": "",
 }
 
 

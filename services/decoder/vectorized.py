@@ -71,9 +71,15 @@ class _Field:
     def of(cls, sig: Any) -> _Field:
         if sig.byte_order != "little_endian":
             raise ValueError(f"{sig.name}: only little-endian (J1939) signals are compiled")
-        return cls(sig.name, sig.start, sig.length, sig.is_signed,
-                   float(sig.conversion.scale), float(sig.conversion.offset),
-                   j1939_na_raw(sig.length, sig.is_signed))
+        return cls(
+            sig.name,
+            sig.start,
+            sig.length,
+            sig.is_signed,
+            float(sig.conversion.scale),
+            float(sig.conversion.offset),
+            j1939_na_raw(sig.length, sig.is_signed),
+        )
 
     def raw(self, data: U64) -> U64:
         return (data >> np.uint64(self.start)) & np.uint64((1 << self.length) - 1)
@@ -227,8 +233,7 @@ class VectorDecoder:
                 reasons[i] = exc.reason
         rec = np.frombuffer(b"".join(chunks), dtype=RECORD)
         bidx = np.repeat(np.arange(n, dtype=np.int64), counts)
-        return self._decode(vids, ts, seq, reasons, rec["id"], rec["dlc"],
-                            rec["data"].copy(), bidx)
+        return self._decode(vids, ts, seq, reasons, rec["id"], rec["dlc"], rec["data"].copy(), bidx)
 
     def decode_bundles(self, bundles: Sequence[CanBundle]) -> DecodedBatch:
         """Decode already-parsed bundles (slower: a Python step per frame)."""
@@ -245,25 +250,36 @@ class VectorDecoder:
             np.array([b.ts_us for b in bundles], dtype=np.int64),
             np.array([b.seq for b in bundles], dtype=np.int64),
             [None] * len(bundles),
-            np.array(ids, dtype=np.uint64), np.array(dlcs, dtype=np.int64), data,
+            np.array(ids, dtype=np.uint64),
+            np.array(dlcs, dtype=np.int64),
+            data,
             np.array(bidx, dtype=np.int64),
         )
 
     # -- the vectorised core --------------------------------------------------
 
     def _decode(
-        self, vids: list[str], ts: I64, seq: I64, reasons: list[str | None],
-        ids: npt.NDArray[Any], dlc: npt.NDArray[Any], data: U64, bidx: I64,
+        self,
+        vids: list[str],
+        ts: I64,
+        seq: I64,
+        reasons: list[str | None],
+        ids: npt.NDArray[Any],
+        dlc: npt.NDArray[Any],
+        data: U64,
+        bidx: I64,
     ) -> DecodedBatch:
         n = len(vids)
         ids = ids.astype(np.int64)
         dlc = dlc.astype(np.int64)
         out = DecodedBatch(
-            vids, ts, seq,
-            dict(zip(self.scalar_names, np.full((len(self.scalar_names), n), np.nan),
-                     strict=True)),
+            vids,
+            ts,
+            seq,
+            dict(zip(self.scalar_names, np.full((len(self.scalar_names), n), np.nan), strict=True)),
             {p: np.full((n, size), np.nan) for p, size in self.array_sizes.items()},
-            np.array([r is not None for r in reasons], dtype=bool), reasons,
+            np.array([r is not None for r in reasons], dtype=bool),
+            reasons,
             np.zeros(n, dtype=np.int64),
         )
         pgn = (ids >> 8) & 0x3FFFF
@@ -292,8 +308,13 @@ class VectorDecoder:
             out.bad[b] = True
 
     def _decode_group(
-        self, spec: _Group, out: DecodedBatch, rows: npt.NDArray[np.intp],
-        dlc: I64, data: U64, bidx: I64,
+        self,
+        spec: _Group,
+        out: DecodedBatch,
+        rows: npt.NDArray[np.intp],
+        dlc: I64,
+        data: U64,
+        bidx: I64,
     ) -> None:
         wrong = dlc[rows] != spec.dlc
         if wrong.any():

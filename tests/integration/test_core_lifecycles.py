@@ -34,7 +34,7 @@ async def test_consumer_commits_only_when_told(
             await producer.send_and_wait(topic, key=b"bus-1", value=str(i).encode())
     # First consumer reads everything but commits only the first five.
     async with open_consumer(kafka_bootstrap, [topic], group_id=group) as consumer:
-        seen = []
+        seen: list[int] = []
         while len(seen) < 10:
             batch = await consumer.getmany(timeout_ms=5000)
             assert batch, "no messages arrived"

@@ -20,8 +20,9 @@ from schemas.can.bundle import (
 
 frames_st = st.lists(
     st.integers(0, 8).flatmap(
-        lambda dlc: st.tuples(st.integers(0, 0x1FFFFFFF), st.just(dlc),
-                              st.binary(min_size=dlc, max_size=dlc))
+        lambda dlc: st.tuples(
+            st.integers(0, 0x1FFFFFFF), st.just(dlc), st.binary(min_size=dlc, max_size=dlc)
+        )
     ),
     max_size=120,
 )
@@ -59,8 +60,9 @@ def test_garbage_is_refused_with_a_reason(garbage: bytes) -> None:
 
 
 def _one_frame_bundle() -> bytes:
-    return encode_bundle(CanBundle("bus-7", 1_700_000_000_000_000, 3,
-                                   [(0x18F090F3, 8, bytes(range(8)))]))
+    return encode_bundle(
+        CanBundle("bus-7", 1_700_000_000_000_000, 3, [(0x18F090F3, 8, bytes(range(8)))])
+    )
 
 
 @pytest.mark.parametrize(

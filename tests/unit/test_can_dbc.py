@@ -28,8 +28,12 @@ TABLE = {m.name: m for m in message_table()}
 SIGNALS: dict[str, SignalDef] = {s.name: s for m in message_table() for s in m.signals}
 
 EXPECTED_PGNS = {
-    "HVESSD1": 61584, "HVESSD2": 61585, "HVESSD3": 61586, "HVESSD6": 61589,
-    "HVESSS1": 61590, "HVESSHIST": 64606,
+    "HVESSD1": 61584,
+    "HVESSD2": 61585,
+    "HVESSD3": 61586,
+    "HVESSD6": 61589,
+    "HVESSS1": 61590,
+    "HVESSHIST": 64606,
 }
 
 
@@ -109,8 +113,13 @@ def test_encode_then_cantools_decode_recovers_every_signal(
     seed: int, n_cells: int, n_sensors: int, n_faults: int, sa: int
 ) -> None:
     inp = random_input(np.random.default_rng(seed), n_cells, n_sensors, n_faults)
-    frames = encode_signals(inp.state, cell_voltages=inp.cell_voltages,
-                            temperatures=inp.temperatures, faults=inp.faults, source_address=sa)
+    frames = encode_signals(
+        inp.state,
+        cell_voltages=inp.cell_voltages,
+        temperatures=inp.temperatures,
+        faults=inp.faults,
+        source_address=sa,
+    )
     decoded: dict[str, float] = {}
     for can_id, dlc, data in frames:
         assert dlc == 8 and source_address_of(can_id) == sa
@@ -128,8 +137,10 @@ def test_encode_then_cantools_decode_recovers_every_signal(
 
 
 def test_missing_values_are_sent_as_not_available() -> None:
-    frames = encode_signals({"HVESS_Voltage": None, "HVESS_Current": float("nan")},
-                            cell_voltages=[3.3, 3.31, 3.32, 3.33])
+    frames = encode_signals(
+        {"HVESS_Voltage": None, "HVESS_Current": float("nan")},
+        cell_voltages=[3.3, 3.31, 3.32, 3.33],
+    )
     (d1,) = [f for f in frames if pgn_of(f[0]) == 61584]
     raw = _msg(d1[0]).decode(d1[2], scaling=False)
     assert raw["HVESS_Voltage"] == raw["HVESS_Current"] == 0xFFFF

@@ -29,8 +29,12 @@ REQUIRED = {
 
 
 def _dbc_signals() -> list[tuple[str, str]]:
-    return [(s.name, s.unit or "") for m in load_database().messages for s in m.signals
-            if not s.is_multiplexer]
+    return [
+        (s.name, s.unit or "")
+        for m in load_database().messages
+        for s in m.signals
+        if not s.is_multiplexer
+    ]
 
 
 def test_every_dbc_signal_is_matched_by_exactly_one_row() -> None:

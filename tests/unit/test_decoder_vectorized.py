@@ -60,8 +60,9 @@ def _raw_frames(rng: random.Random) -> list[Frame]:
     if rng.random() < 0.1:  # a group the DBC does not define
         frames.append((_rand_id(rng, rng.choice(UNKNOWN_PGNS)), 8, _rand_bytes(rng, 8)))
     if rng.random() < 0.1:  # a multiplexer value the DBC does not define
-        frames.append((_rand_id(rng, PGN["PW_CELLV"]), 8,
-                       bytes([rng.randint(80, 255)]) + _rand_bytes(rng, 7)))
+        frames.append(
+            (_rand_id(rng, PGN["PW_CELLV"]), 8, bytes([rng.randint(80, 255)]) + _rand_bytes(rng, 7))
+        )
     if frames and rng.random() < 0.15:  # the same group twice: the later frame must win
         can_id, dlc, data = rng.choice(frames)
         frames.append((can_id, dlc, data[:1] + _rand_bytes(rng, 7)))
@@ -71,19 +72,32 @@ def _raw_frames(rng: random.Random) -> list[Frame]:
 
 
 def _physical_frames(rng: random.Random) -> list[Frame]:
-    inp = random_input(np.random.default_rng(rng.getrandbits(64)), rng.randint(0, MAX_CELLS),
-                       rng.randint(0, MAX_TEMP_SENSORS), rng.randint(0, 16))
-    return encode_signals(inp.state, cell_voltages=inp.cell_voltages,
-                          temperatures=inp.temperatures, faults=inp.faults,
-                          source_address=rng.randrange(256), priority=rng.randrange(8))
+    inp = random_input(
+        np.random.default_rng(rng.getrandbits(64)),
+        rng.randint(0, MAX_CELLS),
+        rng.randint(0, MAX_TEMP_SENSORS),
+        rng.randint(0, 16),
+    )
+    return encode_signals(
+        inp.state,
+        cell_voltages=inp.cell_voltages,
+        temperatures=inp.temperatures,
+        faults=inp.faults,
+        source_address=rng.randrange(256),
+        priority=rng.randrange(8),
+    )
 
 
 def random_bundles(seed: int, n: int) -> list[CanBundle]:
     """``n`` random bundles; about one in ten encoded from physical values."""
     rng = random.Random(seed)
     return [
-        CanBundle(f"bus-{i}", rng.getrandbits(50), i,
-                  _physical_frames(rng) if rng.random() < 0.1 else _raw_frames(rng))
+        CanBundle(
+            f"bus-{i}",
+            rng.getrandbits(50),
+            i,
+            _physical_frames(rng) if rng.random() < 0.1 else _raw_frames(rng),
+        )
         for i in range(n)
     ]
 
@@ -91,18 +105,26 @@ def random_bundles(seed: int, n: int) -> list[CanBundle]:
 #: signal name -> (physical value from which J1939 means "not available", array, index)
 PLACE = {
     s.name: (math.inf if s.na_raw is None else s.na_raw * s.scale + s.offset, s.array, s.index)
-    for s in SIGNALS.values() if not s.is_multiplexer
+    for s in SIGNALS.values()
+    if not s.is_multiplexer
 }
 
 
 def oracle(bundles: list[CanBundle]) -> tuple[dict[str, Any], dict[str, Any], list[int]]:
     """cantools, one frame at a time: scalars, arrays and unknown-frame counts per bundle."""
     n = len(bundles)
-    scalars = {s.name: np.full(n, np.nan) for m in TABLE for s in m.signals
-               if s.array is None and not s.is_multiplexer}
-    arrays = {"CellVoltage": np.full((n, MAX_CELLS), np.nan),
-              "TempSensor": np.full((n, MAX_TEMP_SENSORS), np.nan),
-              "Fault_Spn": np.full((n, 16), np.nan), "Fault_Fmi": np.full((n, 16), np.nan)}
+    scalars = {
+        s.name: np.full(n, np.nan)
+        for m in TABLE
+        for s in m.signals
+        if s.array is None and not s.is_multiplexer
+    }
+    arrays = {
+        "CellVoltage": np.full((n, MAX_CELLS), np.nan),
+        "TempSensor": np.full((n, MAX_TEMP_SENSORS), np.nan),
+        "Fault_Spn": np.full((n, 16), np.nan),
+        "Fault_Fmi": np.full((n, 16), np.nan),
+    }
     unknown = [0] * n
     for i, b in enumerate(bundles):
         for can_id, _, data in b.frames:
@@ -134,11 +156,13 @@ def _assert_equal(got: DecodedBatch, bundles: list[CanBundle]) -> None:
     scalars, arrays, unknown = oracle(bundles)
     assert set(got.scalars) == set(scalars)
     for name, want in scalars.items():
-        np.testing.assert_allclose(got.scalars[name], want, rtol=1e-12, atol=1e-9,
-                                   equal_nan=True, err_msg=name)
+        np.testing.assert_allclose(
+            got.scalars[name], want, rtol=1e-12, atol=1e-9, equal_nan=True, err_msg=name
+        )
     for prefix, want in arrays.items():
-        np.testing.assert_allclose(got.arrays[prefix], want, rtol=1e-12, atol=1e-9,
-                                   equal_nan=True, err_msg=prefix)
+        np.testing.assert_allclose(
+            got.arrays[prefix], want, rtol=1e-12, atol=1e-9, equal_nan=True, err_msg=prefix
+        )
     assert got.unknown_frames.tolist() == unknown
     assert not got.bad.any() and got.reasons == [None] * len(bundles)
 
@@ -176,8 +200,14 @@ def test_bad_bundles_are_flagged_and_the_rest_still_decode() -> None:
     good = CanBundle("ok", 1, 1, _good_frames())
     short = [f for f in _good_frames() if pgn_of(f[0]) == PGN["HVESSD1"]]
     wrong_dlc = CanBundle("short", 2, 2, [(short[0][0], 6, short[0][2][:6]), *good.frames])
-    payloads = [encode_bundle(good), encode_bundle(wrong_dlc), b"PW\x01", b"garbage-bytes!!!",
-                encode_bundle(good)[:-1], encode_bundle(good)]
+    payloads = [
+        encode_bundle(good),
+        encode_bundle(wrong_dlc),
+        b"PW\x01",
+        b"garbage-bytes!!!",
+        encode_bundle(good)[:-1],
+        encode_bundle(good),
+    ]
     got = DECODER.decode_payloads(payloads)
     assert got.bad.tolist() == [False, True, True, True, True, False]
     assert got.reasons == [None, "wrong_dlc:HVESSD1", "truncated", "bad_magic", "truncated", None]
