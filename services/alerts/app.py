@@ -17,7 +17,6 @@ from services.alerts.notify import Notifier, RetryPolicy
 from services.alerts.relay import Relay
 from services.alerts.service import SERVICE, AlertsService
 from services.alerts.settings import AlertsSettings
-from services.alerts.store import init_connection
 from services.alerts.sweep import Sweeper
 from services.core.db import open_pool, ping
 from services.core.health import Health
@@ -64,8 +63,7 @@ async def alerts_service(
     policy = settings.policy()
     async with AsyncExitStack() as stack:
         pool = await stack.enter_async_context(
-            open_pool(core.dsn, min_size=2, max_size=6, application_name="packwatch-alerts",
-                      init=init_connection)
+            open_pool(core.dsn, min_size=2, max_size=6, application_name="packwatch-alerts")
         )  # fmt: skip
         producer = await stack.enter_async_context(open_producer(core.bootstrap_servers))
         consumer = await stack.enter_async_context(

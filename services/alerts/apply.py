@@ -85,7 +85,7 @@ class Applier:
         await store.lock_key(conn, ev.vehicle_id, ev.kind.value, location)
         fresh = await conn.fetchval(
             EVENT_SQL, ev.event_id, ev.vehicle_id, ev.ts, ev.kind.value, ev.severity.value,
-            ev.state.value, ev.score, ev.evidence,
+            ev.state.value, ev.score, store.to_json(ev.evidence),
         )  # fmt: skip
         if not fresh:
             return "duplicate", 0

@@ -26,6 +26,7 @@ import structlog
 from services.alerts.channels import Channel
 from services.alerts.errors import DeliveryError, PermanentDelivery
 from services.alerts.metric_defs import AlertMetrics
+from services.alerts.store import from_json
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +91,7 @@ class Notifier:
             await self._dead(nid, channel_name, f"no channel {channel_name!r} configured")
             return
         try:
-            await channel.deliver(row["target"], row["body"], row["change_key"])
+            await channel.deliver(row["target"], from_json(row["body"]), row["change_key"])
         except PermanentDelivery as exc:
             await self._dead(nid, channel_name, str(exc))
             return

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -76,9 +75,15 @@ class Vehicle:
     sensor_cells: list[list[int]] | None
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
-    """Decode JSONB as Python objects on this connection."""
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+def to_json(value: Any) -> str:
+    """A JSONB parameter. Connections keep asyncpg's text codec for JSONB, so pools
+    shared with other code (the API's) see the same types everywhere."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def from_json(value: Any) -> Any:
+    """A JSONB column as a Python value."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 async def lock_key(conn: asyncpg.Connection, vehicle_id: str, kind: str, location: str) -> None:
@@ -111,7 +116,7 @@ def _alert(row: asyncpg.Record) -> Alert:
         reopen_count=row["reopen_count"],
         last_event_at=row["last_event_at"],
         last_event_id=row["last_event_id"],
-        evidence=dict(row["evidence"] or {}),
+        evidence=dict(from_json(row["evidence"]) or {}),
     )
 
 
@@ -134,7 +139,7 @@ async def vehicle(conn: asyncpg.Connection, vehicle_id: str) -> Vehicle:
     row = await conn.fetchrow(VEHICLE_SQL, vehicle_id)
     if row is None:
         return Vehicle(None, False, None)
-    cells = row["sensor_cells"]
+    cells = from_json(row["sensor_cells"])
     return Vehicle(row["depot_id"], bool(row["in_maintenance"]), cells if cells else None)
 
 
@@ -146,7 +151,7 @@ async def save(conn: asyncpg.Connection, a: Alert) -> None:
         a.sensor_index, a.severity.value, a.state.value, a.version, a.opened_at,
         a.acknowledged_at, a.resolved_at, a.resolution_code, a.condition.value,
         a.condition_since, a.event_severity.value, a.severity_since, a.reopen_count,
-        a.last_event_at, a.last_event_id, a.evidence,
+        a.last_event_at, a.last_event_id, to_json(a.evidence),
     )  # fmt: skip
 
 
@@ -166,7 +171,7 @@ async def record(conn: asyncpg.Connection, change: Change, where: str, links: re
         AUDIT_SQL,
         a.alert_id, a.version, change.at, change.actor, change.action,
         change.previous_state.value if change.previous_state else None, a.state.value,
-        a.severity.value, change.comment, details,
+        a.severity.value, change.comment, to_json(details),
     )  # fmt: skip
     await conn.execute(
         OUTBOX_SQL, change.idempotency_key, a.alert_id, a.vehicle_id, encode(change.message())
@@ -181,18 +186,7 @@ async def record(conn: asyncpg.Connection, change: Change, where: str, links: re
         body = render.body_for(route["format"], facts, route["target"])
         await conn.execute(
             NOTIFY_SQL, change.idempotency_key, route["route_id"], a.alert_id,
-            route["channel"], route["format"], route["target"], body,
+            route["channel"], route["format"], route["target"], to_json(body),
         )  # fmt: skip
         queued += 1
     return queued
-
-
-def payload_of(row: dict[str, Any]) -> bytes:
-    """The stored outbox payload of a row, as bytes."""
-    return bytes(row["payload"])
-
-
-async def now(conn: asyncpg.Connection) -> datetime:
-    """The database's transaction time."""
-    value: datetime = await conn.fetchval("SELECT now()")
-    return value

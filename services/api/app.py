@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from services.api import (
     errors,
+    routes_alerts,
     routes_cells,
     routes_export,
     routes_fleet,
+    routes_maintenance,
     routes_ops,
     routes_telemetry,
     routes_vehicles,
@@ -70,6 +72,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         routes_cells,
         routes_fleet,
         routes_export,
+        routes_alerts,
+        routes_maintenance,
     ):
         app.router.routes.extend(module.router.routes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
