@@ -57,7 +57,7 @@ class Readings:
     insulation_neg_kohm: F64
     insulation_kohm: F64
     contactor_closed: B8
-    charger_status: I64  # 0 disconnected, 2 charging (ChargingState values)
+    charger_status: I64  # HVESS charger status: 0 disconnected, 2 charging
     balancing_cells: I64
     avail_discharge_kw: F64
     avail_charge_kw: F64

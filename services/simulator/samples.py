@@ -59,7 +59,9 @@ def pack_samples(r: Readings, received_at: datetime | None = None) -> list[PackS
     cv_l, ct_l = cv.tolist(), ct.tolist()
     out = []
     for b in range(r.n):
-        chg = int(r.charger_status[b])
+        # The HVESS charger status says 2 while charging; the VSS/DBC charging
+        # state says CHARGING (1), as the CAN path encodes it.
+        chg = ChargingState.CHARGING if r.charger_status[b] == 2 else ChargingState.IDLE
         out.append(
             PackSample(
                 vehicle_id=r.vehicle_ids[b],
@@ -77,7 +79,7 @@ def pack_samples(r: Readings, received_at: datetime | None = None) -> list[PackS
                 if r.contactor_closed[b]
                 else ContactorState.OPEN,
                 hvil_state=HvilState.CLOSED,
-                charging_state=ChargingState(chg),
+                charging_state=chg,
                 fault_codes=[dtc(s, f) for s, f in r.faults[b]],
                 **{k: v[b] for k, v in lists.items()},
             )

@@ -113,3 +113,30 @@ def test_pack_samples_match_decoded_bundle_values() -> None:
             n = len(s.cell_voltages)
             assert s.cell_voltages == pytest.approx([cells[i] for i in range(n)])
             assert s.cell_temp_max_c == pytest.approx(sig["HVESS_HighestCellTemp"], abs=1.0)
+
+
+def test_fast_path_charging_state_matches_what_the_can_path_encodes() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.common import ChargingState
+    from services.decoder.convert import to_samples
+    from services.decoder.vectorized import VectorDecoder
+    from services.simulator import Fleet, FleetConfig, encode_payloads
+    from services.simulator.samples import pack_samples
+
+    fleet = Fleet(FleetConfig(buses=6, start=datetime(2026, 6, 1, 1, 0, tzinfo=UTC), seed=2))
+    seen = set()
+    for _ in range(96):  # up to 8 h in 5-minute steps, until buses charge
+        fleet.step(300.0)
+        readings = fleet.readings()
+        fast = [s for r in readings for s in pack_samples(r)]
+        payloads = [p for r in readings for p in encode_payloads(r)]
+        decoded = to_samples(VectorDecoder().decode_payloads(payloads))
+        by_vehicle = {s.vehicle_id: s for _, s in decoded.samples}
+        for s in fast:
+            assert s.charging_state == by_vehicle[s.vehicle_id].charging_state
+            seen.add(s.charging_state)
+        if ChargingState.CHARGING in seen:
+            break
+    assert ChargingState.CHARGING in seen
+    assert seen <= {ChargingState.CHARGING, ChargingState.IDLE}
