@@ -45,11 +45,16 @@ def make_payloads(n: int, seed: int = 1) -> list[bytes]:
     distinct = []
     for i in range(DISTINCT):
         inp = plausible_input(rng, N_CELLS, N_SENSORS)
-        frames = encode_signals(inp.state, cell_voltages=inp.cell_voltages,
-                                temperatures=inp.temperatures, faults=inp.faults,
-                                source_address=int(rng.integers(0, 256)))
-        distinct.append(encode_bundle(CanBundle(f"bus-{i:05d}", 1_790_000_000_000_000 + i,
-                                                i, frames)))
+        frames = encode_signals(
+            inp.state,
+            cell_voltages=inp.cell_voltages,
+            temperatures=inp.temperatures,
+            faults=inp.faults,
+            source_address=int(rng.integers(0, 256)),
+        )
+        distinct.append(
+            encode_bundle(CanBundle(f"bus-{i:05d}", 1_790_000_000_000_000 + i, i, frames))
+        )
     return [distinct[i % DISTINCT] for i in range(n)]
 
 
@@ -81,8 +86,11 @@ def cantools_decode(payload: bytes) -> tuple[dict[str, float], list[float], list
         if msg is None:
             continue
         for name, value in msg.decode(data, decode_choices=False).items():
-            if name.startswith("CellVoltage0") or name.startswith("CellVoltage1") \
-                    or name.startswith("CellVoltage2"):
+            if (
+                name.startswith("CellVoltage0")
+                or name.startswith("CellVoltage1")
+                or name.startswith("CellVoltage2")
+            ):
                 cells[int(name[11:])] = value
             elif name.startswith("TempSensor") and name[10:].isdigit():
                 temps[int(name[10:])] = value
@@ -128,26 +136,38 @@ def main(argv: list[str] | None = None) -> int:
     ref = bench_cantools(payloads[: args.cantools_bundles], args.repeats)
     v, c = statistics.median(r[0] for r in vec), statistics.median(r[0] for r in ref)
     vw, cw = statistics.median(r[1] for r in vec), statistics.median(r[1] for r in ref)
-    print(f"decoder benchmark: {N_CELLS} cells, {N_SENSORS} sensors, {frames} frames and "
-          f"{len(payloads[0])} bytes per bus-second; {pinned}")
-    print(f"  vectorised  {v:12,.0f} bus-seconds per CPU-second ({v * frames:,.0f} frames/s); "
-          f"wall {vw:,.0f}/s; batch {args.batch}, {args.bundles:,} bus-seconds x {args.repeats}")
-    print(f"  cantools    {c:12,.0f} bus-seconds per CPU-second ({c * frames:,.0f} frames/s); "
-          f"wall {cw:,.0f}/s; {args.cantools_bundles:,} bus-seconds x {args.repeats}")
-    print(f"  speed-up    {v / c:12.1f}x    target >= 20,000 bus-seconds/s: "
-          f"{'met' if v >= 20_000 else 'NOT met'}")
-    print(json.dumps({
-        "bus_seconds_per_s": round(v, 1),
-        "cantools_bus_seconds_per_s": round(c, 1),
-        "speedup_vs_cantools": round(v / c, 2),
-        "bus_seconds_per_s_wall": round(vw, 1),
-        "cantools_bus_seconds_per_s_wall": round(cw, 1),
-        "frames_per_bus_second": frames,
-        "cells": N_CELLS,
-        "temperature_sensors": N_SENSORS,
-        "batch": args.batch,
-        "one_core": pinned,
-    }))
+    print(
+        f"decoder benchmark: {N_CELLS} cells, {N_SENSORS} sensors, {frames} frames and "
+        f"{len(payloads[0])} bytes per bus-second; {pinned}"
+    )
+    print(
+        f"  vectorised  {v:12,.0f} bus-seconds per CPU-second ({v * frames:,.0f} frames/s); "
+        f"wall {vw:,.0f}/s; batch {args.batch}, {args.bundles:,} bus-seconds x {args.repeats}"
+    )
+    print(
+        f"  cantools    {c:12,.0f} bus-seconds per CPU-second ({c * frames:,.0f} frames/s); "
+        f"wall {cw:,.0f}/s; {args.cantools_bundles:,} bus-seconds x {args.repeats}"
+    )
+    print(
+        f"  speed-up    {v / c:12.1f}x    target >= 20,000 bus-seconds/s: "
+        f"{'met' if v >= 20_000 else 'NOT met'}"
+    )
+    print(
+        json.dumps(
+            {
+                "bus_seconds_per_s": round(v, 1),
+                "cantools_bus_seconds_per_s": round(c, 1),
+                "speedup_vs_cantools": round(v / c, 2),
+                "bus_seconds_per_s_wall": round(vw, 1),
+                "cantools_bus_seconds_per_s_wall": round(cw, 1),
+                "frames_per_bus_second": frames,
+                "cells": N_CELLS,
+                "temperature_sensors": N_SENSORS,
+                "batch": args.batch,
+                "one_core": pinned,
+            }
+        )
+    )
     return 0
 
 
