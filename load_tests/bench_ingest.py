@@ -75,6 +75,15 @@ async def _topic(bootstrap: str, partitions: int = 12) -> str:
     return name
 
 
+async def _drop_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 async def _produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:
     async with open_producer(bootstrap, linger_ms=20) as producer:
         pending = []
@@ -233,6 +242,7 @@ async def main() -> None:
     await _register(lat_dsn, [])
     lat_topic = await _topic(core.bootstrap_servers)
     p50, p99, measured = await latency(core, lat_dsn, lat_topic)
+    await _drop_topics(core.bootstrap_servers, [topic, lat_topic])
 
     report(
         "ingest benchmark",
