@@ -19,7 +19,7 @@ from models.chemistry import design_by_id
 from models.findings import Finding
 from models.frame import Frame
 from models.onnx_io import Model
-from models.thermal import ThermalState
+from models.thermal import SETTLE_S, ThermalState
 from schemas.common import AnomalyKind, Severity
 
 #: Sensor-model classes, in the order of its probability columns.
@@ -32,6 +32,8 @@ SENSOR_CLASSES = (
 #: Fall of insulation resistance under its own daily peak that means a fault: the
 #: healthy daily humidity swing is about +-12 %, so 0.6 leaves a wide margin.
 INSULATION_RATIO = 0.6
+#: Coolant outlet-over-inlet rise (5-minute average) that means lost flow.
+COOLANT_DT_C = 6.0
 
 
 @dataclass
@@ -103,12 +105,17 @@ class Detector:
                 seen[vid] = ts
             out.extend(rules.evaluate(st, rows, f))
             out.extend(self._insulation(st, rows, f))
+            # Models judge a pack only once its averages have settled.
+            settled = np.flatnonzero(f.ts_s - st.first_ts[rows] >= SETTLE_S)
+            if len(settled) == 0:
+                continue
+            fs, rs = f.take(settled), rows[settled]
             if sensor_model is not None:
-                prob = sensor_model.run(st.sensor_features(rows)).reshape(len(rows), st.s, -1)
-                out.extend(self._sensor_findings(st, rows, f, prob, sensor_model.version))
+                prob = sensor_model.run(st.sensor_features(rs)).reshape(len(rs), st.s, -1)
+                out.extend(self._sensor_findings(st, rs, fs, prob, sensor_model.version))
             if pack_model is not None:
-                pp = pack_model.run(st.pack_features(rows, f.inlet_c, f.ambient_c))
-                out.extend(self._pack_findings(st, rows, f, pp, pack_model.version))
+                pp = pack_model.run(st.pack_features(rs, fs.inlet_c, fs.ambient_c))
+                out.extend(self._pack_findings(st, rs, fs, pp, pack_model.version))
         return out, seen
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
@@ -170,7 +177,10 @@ class Detector:
         version: str,
     ) -> list[Finding]:
         out = []
-        for b in np.flatnonzero(prob[:, 1] >= self.th.cooling):
+        # Coolant warming by COOLANT_DT_C from inlet to outlet means the flow has
+        # collapsed whatever the model says (healthy flow keeps it at 1-4 degC).
+        flow_lost = self._cdt_sustained(st, rows) >= COOLANT_DT_C
+        for b in np.flatnonzero((prob[:, 1] >= self.th.cooling) | flow_lost):
             r = int(rows[b])
             tmax = float(st.t_hold[r].max())
             sev = Severity.CRITICAL if tmax >= 45.0 else Severity.WARNING
@@ -180,7 +190,13 @@ class Detector:
                                          "max_temp_c": tmax,
                                          "pack_residual_c": float(st.res_f[r].mean()),
                                          "coolant_dt_c": float(st.cdt[r]),
+                                         "coolant_dt_limit_c": COOLANT_DT_C,
                                          "inlet_c": float(f.inlet_c[b])}))  # fmt: skip
+        return out
+
+    @staticmethod
+    def _cdt_sustained(st: ThermalState, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = st.cdt[rows]
         return out
 
 

@@ -83,6 +83,8 @@ ExpectedFn = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 # Time constants (s). Slow: about the thermal time constant of a cell on its
 # plate (m*cp/hA = 5.4 kg * 1000 J/kgK / 2.6 W/K ~ 35 min).
 TAU_FAST, TAU_MED, TAU_SLOW, TAU_VSLOW = 60.0, 600.0, 1800.0, 7200.0
+#: History a pack needs before the models judge it: the slow averages settle.
+SETTLE_S = 1800.0
 MAX_GAP_S = 600.0  # a longer gap restarts a pack's averages: old state says nothing now
 
 
@@ -120,6 +122,7 @@ class ThermalState:
     dvc_f: F64
     dvc_s: F64
     last_ts: F64
+    first_ts: F64
     i2_s: F64
     i2_f: F64
     e_i: F64
@@ -150,7 +153,17 @@ class ThermalState:
         fields_ps = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "stuck_a", "stuck_b",
                      "t_f", "t_s")  # fmt: skip
         fields_pc = ("e_dv", "e_dvi", "dvc_f", "dvc_s")
-        fields_p = ("last_ts", "i2_s", "i2_f", "e_i", "e_ii", "cdt", "ins_peak", "pres_s")
+        fields_p = (
+            "last_ts",
+            "first_ts",
+            "i2_s",
+            "i2_f",
+            "e_i",
+            "e_ii",
+            "cdt",
+            "ins_peak",
+            "pres_s",
+        )
         for name in fields_ps:
             self.__dict__[name] = np.zeros((cap, s))
         for name in fields_pc:
@@ -245,6 +258,7 @@ class ThermalState:
         decay = np.exp(-dt / 86400.0)
         peak = np.where(restart, ins, np.maximum(ins, self.ins_peak[r] * decay))
         self.ins_peak[r] = np.where(np.isnan(ins), self.ins_peak[r], peak)
+        self.first_ts[r] = np.where(restart, f.ts_s, self.first_ts[r])
         self.last_ts[r] = f.ts_s
         self.seen[r] = True
         return r
