@@ -31,6 +31,7 @@ SERVICES: dict[str, list[str]] = {
     "ingest": ["ingest"],
     "decoder": ["decoder"],
     "api": ["api"],
+    "alerts": ["alerts"],
     # A small demo fleet (the buses `db seed --fleet demo` registers), in real time.
     "simulator": ["simulate", "--buses", "24", "--speed", "1", "--out-dir", ".packwatch/sim"],
 }
@@ -41,6 +42,7 @@ PLUGINS: tuple[str, ...] = (
     "services.decoder.cli",
     "services.ingest.cli",
     "services.api.cli",
+    "services.alerts.cli",
     "services.grafana.cli",
 )
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from schemas.db import alert_tables, api_tables  # noqa: F401 - register their tables
 from schemas.db.tables import metadata
 
 config = context.config

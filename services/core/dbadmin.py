@@ -130,6 +130,7 @@ async def timescale_objects(dsn: str) -> dict[str, list[Any]]:
 
 
 def expected_relations() -> set[str]:
+    from schemas.db import alert_tables, api_tables  # noqa: F401 - register their tables
     from schemas.db.tables import metadata
 
     return set(metadata.tables) | set(ROLLUPS)

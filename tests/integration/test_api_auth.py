@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -53,8 +54,41 @@ def protected_routes(app: FastAPI) -> list[APIRoute]:
     return routes
 
 
-def url(route: APIRoute, vehicle: str, pack: str) -> str:
-    return route.path.replace("{vehicle_id}", vehicle).replace("{pack_id}", pack)
+def url(route: APIRoute, vehicle: str, pack: str, alert: str = "") -> str:
+    return (
+        route.path.replace("{vehicle_id}", vehicle)
+        .replace("{pack_id}", pack)
+        .replace("{alert_id}", alert)
+    )
+
+
+# A valid body for each route that acts; the walks send it so that only
+# authentication, role and scope decide the answer.
+BODIES: dict[str, dict[str, object]] = {
+    "/acknowledge": {"comment": "seen, on it"},
+    "/resolve": {"resolution_code": "repaired", "comment": "fixed"},
+    "/maintenance": {"in_maintenance": False, "comment": "back in service"},
+}
+
+
+def body_for(route: APIRoute) -> dict[str, object] | None:
+    return next((b for suffix, b in BODIES.items() if route.path.endswith(suffix)), None)
+
+
+async def new_alert(dsn: str, vehicle: str, depot: str) -> str:
+    """A fresh open alert of ``vehicle`` (its own location, so each is live)."""
+    alert_id = uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO alerts (alert_id, vehicle_id, depot_id, kind, location, severity,
+            state, opened_at, last_event_at)
+            VALUES ($1, $2, $3, 'cooling_failure', $4, 'warning', 'open', now(), now())""",
+            alert_id, vehicle, depot, f"sensor:{alert_id.int % 30000}",
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    return str(alert_id)
 
 
 def query(fleet: Fleet) -> dict[str, str]:
@@ -99,15 +133,18 @@ async def test_every_protected_route_refuses_bad_tokens(
         "revoked": bearer(revoked),
     }
     for route in protected_routes(app):
-        path = url(route, OWN, "PK-NMC-R3-00001")
+        path = url(route, OWN, "PK-NMC-R3-00001", await new_alert(fleet.dsn, OWN, HOME))
+        body = body_for(route)
         for method in route.methods or ():
             for why, headers in refused.items():
-                r = await client.request(method, path, params=query(fleet), headers=headers)
+                r = await client.request(
+                    method, path, params=query(fleet), headers=headers, json=body
+                )
                 assert r.status_code == 401, (path, why, r.status_code, r.text)
-                body = r.json()
-                assert body["error"] == "unauthorized" and body["reason"], (path, why)
+                answer = r.json()
+                assert answer["error"] == "unauthorized" and answer["reason"], (path, why)
             ok = await client.request(
-                method, path, params=query(fleet), headers=bearer(valid.token)
+                method, path, params=query(fleet), headers=bearer(valid.token), json=body
             )
             assert ok.status_code == 200, (path, ok.text)
 
@@ -119,22 +156,29 @@ async def test_a_depot_scoped_token_sees_nothing_of_other_depots(
     scoped = bearer((await issue(fleet.dsn, "admin", depots=[HOME])).token)
     walked = 0
     for route in protected_routes(app):
-        has_id = "{vehicle_id}" in route.path or "{pack_id}" in route.path
+        has_id = any(p in route.path for p in ("{vehicle_id}", "{pack_id}", "{alert_id}"))
+        body = body_for(route)
         for method in route.methods or ():
             if has_id:
+                own_alert = await new_alert(fleet.dsn, OWN, HOME)
+                foreign_alert = await new_alert(fleet.dsn, FOREIGN, "MUM-WDL")
                 mine = await client.request(
-                    method, url(route, OWN, "PK-NMC-R3-00001"), params=query(fleet), headers=scoped
-                )
+                    method, url(route, OWN, "PK-NMC-R3-00001", own_alert),
+                    params=query(fleet), headers=scoped, json=body,
+                )  # fmt: skip
                 assert mine.status_code == 200, (route.path, mine.text)
                 r = await client.request(
-                    method, url(route, FOREIGN, FOREIGN_PACK), params=query(fleet), headers=scoped
-                )
+                    method, url(route, FOREIGN, FOREIGN_PACK, foreign_alert),
+                    params=query(fleet), headers=scoped, json=body,
+                )  # fmt: skip
                 assert r.status_code == 404, (route.path, r.status_code)
                 # The same answer as for an id that does not exist: no data, no depot.
                 assert r.json()["error"] == "not_found" and set(r.json()) == {"error", "reason"}
                 assert "MUM-WDL" not in r.text and "BLR-YPR" not in r.text
             else:
-                r = await client.request(method, route.path, params=query(fleet), headers=scoped)
+                r = await client.request(
+                    method, route.path, params=query(fleet), headers=scoped, json=body
+                )
                 assert r.status_code == 200, (route.path, r.text)
                 for name in FOREIGN_NAMES:
                     assert name not in r.text, (route.path, name)
