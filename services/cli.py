@@ -149,7 +149,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     exe = [sys.executable, "-m", "services.cli"]
     try:
         for name, argv in SERVICES.items():
-            children[name] = subprocess.Popen([*exe, *argv])  # noqa: S603
+            # Own sessions: Ctrl-C reaches only this process, which then asks each
+            # service to stop once (a second signal would make them exit at once).
+            children[name] = subprocess.Popen([*exe, *argv], start_new_session=True)  # noqa: S603
             print(f"{name:>16}: started (pid {children[name].pid})", flush=True)
         print("packwatch is running; press Ctrl-C to stop.", flush=True)
         while not stopping:

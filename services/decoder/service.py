@@ -137,7 +137,7 @@ class DecoderService:
                 self.limit.record(True)
                 batch.dead.append(outcome)
                 batch.futures.append(
-                    await send(self.s.dlq_topic, key=outcome.key, value=outcome.value,
+                    await send(self.s.dlq_topic, key=outcome.key, value=outcome.payload,
                                headers=outcome.headers(SERVICE))
                 )  # fmt: skip
             else:

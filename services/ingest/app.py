@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import structlog
 from prometheus_client import Histogram
@@ -15,12 +16,30 @@ from services.core.kafka import open_consumer, open_producer
 from services.core.metric_defs import LATENCY_BUCKETS, new_registry
 from services.core.metrics import serve_metrics
 from services.core.settings import CoreSettings
+from services.ingest.errors import is_retriable
 from services.ingest.registry import DesignRegistry
 from services.ingest.service import SERVICE, IngestService, RebalanceListener
 from services.ingest.settings import IngestSettings
 from services.ingest.writer import Writer, detect_timescale, init_connection
 
 log = structlog.get_logger(__name__)
+
+
+async def _wait_for_database(
+    registry: DesignRegistry, pool: Any, settings: IngestSettings, stop: asyncio.Event
+) -> None:
+    delay = settings.retry_initial_s
+    while True:
+        try:
+            await registry.refresh(pool)
+        except Exception as exc:
+            if not is_retriable(exc) or stop.is_set():
+                raise
+            log.warning("database_not_ready", error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.retry_max_s)
+        else:
+            return
 
 
 @asynccontextmanager
@@ -38,11 +57,13 @@ async def ingest_service(
     )
     async with AsyncExitStack() as stack:
         pool = await stack.enter_async_context(
-            open_pool(core.dsn, min_size=1, max_size=3, application_name="packwatch-ingest",
+            # min_size 0: the pool opens without a connection, so a database
+            # that is down at start is waited for below instead of crashing.
+            open_pool(core.dsn, min_size=0, max_size=3, application_name="packwatch-ingest",
                       init=init_connection)
         )  # fmt: skip
         registry = DesignRegistry(settings.registry_refresh_s)
-        await registry.refresh(pool)
+        await _wait_for_database(registry, pool, settings, stop)
         producer = await stack.enter_async_context(
             open_producer(core.bootstrap_servers, max_request_size=4 * 1024 * 1024)
         )

@@ -13,6 +13,10 @@ from datetime import UTC, datetime
 
 from services.ingest.errors import DlqLimitExceeded
 
+# Payloads above this are cut in the dead letter (header ``truncated``): an
+# oversized message must still fit the producer's request and the broker's limit.
+MAX_DEAD_PAYLOAD = 256 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -26,8 +30,19 @@ class DeadLetter:
     partition: int
     offset: int
 
+    @property
+    def payload(self) -> bytes | None:
+        if self.value is None or len(self.value) <= MAX_DEAD_PAYLOAD:
+            return self.value
+        return self.value[:MAX_DEAD_PAYLOAD]
+
     def headers(self, service: str) -> list[tuple[str, bytes]]:
-        return [
+        extra = []
+        if self.value is not None and len(self.value) > MAX_DEAD_PAYLOAD:
+            extra.append(
+                ("truncated", f"{len(self.value)} bytes cut to {MAX_DEAD_PAYLOAD}".encode())
+            )
+        return extra + [
             ("reason", self.reason.encode()),
             ("detail", self.detail[:1000].encode()),
             ("source_topic", self.topic.encode()),

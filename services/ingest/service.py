@@ -114,6 +114,21 @@ class IngestService:
             max_bytes=self.s.max_payload_bytes,
         )
 
+    async def _refresh_registry_until_done(self) -> None:
+        """Reload the registry; while the database is down, wait rather than reject."""
+        delay = self.s.retry_initial_s
+        while True:
+            try:
+                await self._refresh_registry()
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                log.warning("registry_refresh_retry", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.s.retry_max_s)
+            else:
+                return
+
     async def _decode(self, value: bytes | None) -> PackSample | SampleRejected:
         if value is None:
             return SampleRejected(RejectReason.UNDECODABLE, "message has no value (tombstone)")
@@ -124,7 +139,7 @@ class IngestService:
             and result.reason_code == RejectReason.UNKNOWN_PACK_DESIGN
             and self.registry.may_refresh()
         ):
-            await self._refresh_registry()
+            await self._refresh_registry_until_done()
             result = self._validate(value, now)
         return result
 
@@ -203,7 +218,7 @@ class IngestService:
             try:
                 futures = [
                     await self.producer.send(
-                        self.s.dlq_topic, key=d.key, value=d.value, headers=d.headers(SERVICE)
+                        self.s.dlq_topic, key=d.key, value=d.payload, headers=d.headers(SERVICE)
                     )
                     for d in dead
                 ]
@@ -243,6 +258,8 @@ class IngestService:
         await self._publish_dead(batch.dead)
         result = await self.writer.write(batch)
         if result.refused:
+            for _ in result.refused:
+                self.limit.record(True)
             await self._publish_dead(
                 [
                     DeadLetter(
@@ -275,11 +292,17 @@ class IngestService:
 
     async def drain_before_revoke(self, revoked: set[TopicPartition]) -> None:
         """Write and commit what was read from partitions about to be revoked."""
-        if self.batch:
-            batch, self.batch = self.batch, self._new_batch()
-            await self.queue.put(batch)
+
+        async def drain() -> None:
+            if self.batch:
+                batch, self.batch = self.batch, self._new_batch()
+                await self.queue.put(batch)
+            await self.queue.join()
+
+        # Bounded: a database outage must not hold the whole group's rebalance.
+        # What is not committed by then is re-read by the next owner (idempotent).
         try:
-            await asyncio.wait_for(self.queue.join(), timeout=self.s.batch_max_ms / 1000 + 20)
+            await asyncio.wait_for(drain(), timeout=self.s.batch_max_ms / 1000 + 20)
         except TimeoutError:
             log.warning("revoke_drain_timeout", partitions=sorted(tp.partition for tp in revoked))
 

@@ -39,6 +39,8 @@ class IngestSettings(BaseSettings):
     dlq_max_consecutive: int = Field(default=500, ge=1)
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
-    registry_refresh_s: float = 10.0
+    # At most one registry reload per this many seconds when an unknown vehicle
+    # shows up: a bus registered a moment ago is accepted almost at once.
+    registry_refresh_s: float = 1.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9101

@@ -29,7 +29,7 @@ from schemas.db.rollups import (
     STAGE_NARROW_DDL,
 )
 from services.ingest.batch import Batch
-from services.ingest.errors import WriteAbandoned, is_retriable
+from services.ingest.errors import WriteAbandoned, is_data_error, is_retriable
 from services.ingest.rows import COLUMNS
 
 log = structlog.get_logger(__name__)
@@ -98,13 +98,18 @@ class Writer:
         database is unreachable (the offsets then stay uncommitted).
         """
         delay = self._retry_initial
+        isolate: BaseException | None = None
         while True:
             try:
+                if isolate is not None:
+                    return await self._write_isolating(batch, isolate)
                 return await self._write_once(batch)
             except Exception as exc:
                 if not is_retriable(exc):
-                    if isinstance(exc, asyncpg.PostgresError):
-                        return await self._write_isolating(batch, exc)
+                    if is_data_error(exc) and isolate is None:
+                        # Some row is refused by the database itself: find it, keep the rest.
+                        isolate = exc
+                        continue
                     raise
                 if self._on_retry:
                     self._on_retry(exc)
@@ -167,8 +172,8 @@ class Writer:
                     async with conn.transaction():
                         inserted += await self._copy_and_move(conn, [record])
                 except asyncpg.PostgresError as exc:
-                    if is_retriable(exc):
-                        raise
+                    if not is_data_error(exc):
+                        raise  # an outage (retried by write) or a fault that is not the data's
                     refused.append((i, f"{type(exc).__name__}: {exc}"))
             offsets = json.dumps(
                 {f"{tp.topic}:{tp.partition}": o for tp, o in batch.offsets.items()}

@@ -26,6 +26,7 @@ from tests.integration.ingest_support import (
     produce,
     wait_for_rows,
 )
+from tests.integration.test_ingest_outages import _dlq_size
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -75,6 +76,9 @@ async def test_sigkill_twenty_times_while_100000_samples_flow(
         proc.wait(10)
         kills += 1
     await producer
+    # The killed processes were working: they committed rows between the kills.
+    stored_by_killed = await count(database)
+    assert stored_by_killed > 0
     proc = ingest_process(kafka_bootstrap, database, topic, "g-kill", dlq, log, **extra)
     try:
         assert await wait_for_rows(database, len(items), limit_s=180) == len(items)
@@ -83,6 +87,7 @@ async def test_sigkill_twenty_times_while_100000_samples_flow(
     finally:
         _stop(proc)
     assert kills == 20
+    assert await _dlq_size(kafka_bootstrap, dlq) == 0
 
 
 async def test_rebalances_and_a_stalled_instance_lose_nothing(
@@ -126,6 +131,7 @@ async def test_rebalances_and_a_stalled_instance_lose_nothing(
         assert await wait_for_rows(database, len(items), limit_s=180) == len(items)
         await asyncio.sleep(2.0)
         await _assert_exactly_once(database, len(items))
+        assert await _dlq_size(kafka_bootstrap, dlq) == 0
         # No crash loops: every instance still running.
         assert all(p.poll() is None for p in procs), log.read_text()[-3000:]
     finally:

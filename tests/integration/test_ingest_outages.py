@@ -10,8 +10,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from aiokafka import TopicPartition
 
 from schemas.synthetic import payloads
+from services.core.kafka import open_consumer
 from services.stack import kafka, postgres
 from tests.conftest import NewTopicFactory
 from tests.integration.ingest_support import (
@@ -78,9 +80,16 @@ async def test_broker_and_database_restarts_lose_nothing_and_send_nothing_to_dlq
         _stop(proc)
     assert await count(database) == len(items)
     assert await count(database, "SELECT coalesce(sum(n), 0) FROM pack_samples_1m") == len(items)
-    text = log.read_text()
-    assert "db_write_retry" in text  # it waited the outage out …
-    assert '"dlq' not in text.replace('"dlq_topic', "")  # … and dead-lettered nothing
+    assert "db_write_retry" in log.read_text()  # it waited the outage out …
+    assert await _dlq_size(kafka_bootstrap, dlq) == 0  # … and dead-lettered nothing
+
+
+async def _dlq_size(bootstrap: str, topic: str) -> int:
+    async with open_consumer(bootstrap, [], group_id=None) as c:
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        end = (await c.end_offsets([tp]))[tp]
+        return int(end)
 
 
 async def test_slow_database_pauses_consumption_within_the_memory_cap(
@@ -120,3 +129,45 @@ async def test_slow_database_pauses_consumption_within_the_memory_cap(
     assert await count(database) == len(items)
     assert peak < cap_mb * 1024 * 1024 * 1.1, f"peak RSS {peak >> 20} MB over the cap"
     assert "backpressure_pause" in log.read_text()
+
+
+async def test_a_read_only_database_is_waited_out_not_dead_lettered(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
+) -> None:
+    """As after a failover to a standby: every write fails with SQLSTATE 25006."""
+    import asyncpg
+
+    topic, dlq = await new_topic("pack", 2), await new_topic("dlq", 1)
+    vehicles = [f"RO-{i:02d}" for i in range(10)]
+    await prepare_database(database, vehicles, 24, 8)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    items = [(k, v) for k, v, _ in payloads(vehicles, start, 300, cells=24, sensors=8)]
+    dbname = database.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(database.rsplit("/", 1)[0] + "/postgres")
+    log = tmp_path / "ingest.log"
+    proc = ingest_process(kafka_bootstrap, database, topic, "g-ro", dlq, log)
+    try:
+        await produce(kafka_bootstrap, topic, items[:1000])
+        assert await wait_for_rows(database, 1000, limit_s=90) == 1000
+        await admin.execute(f'ALTER DATABASE "{dbname}" SET default_transaction_read_only = on')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND application_name = 'packwatch-ingest'",
+            dbname,
+        )
+        await produce(kafka_bootstrap, topic, items[1000:])
+        await asyncio.sleep(6)
+        assert await count(database) == 1000  # nothing written while read-only …
+        assert proc.poll() is None  # … and the service kept waiting
+        await admin.execute(f'ALTER DATABASE "{dbname}" SET default_transaction_read_only = off')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND application_name = 'packwatch-ingest'",
+            dbname,
+        )
+        assert await wait_for_rows(database, len(items), limit_s=90) == len(items)
+    finally:
+        _stop(proc)
+        await admin.close()
+    assert await _dlq_size(kafka_bootstrap, dlq) == 0
+    assert "db_write_retry" in log.read_text()
