@@ -44,13 +44,26 @@ class Agg:
     def from_minutes(self) -> str:
         """The hourly column from minute rows (TimescaleDB hierarchical aggregate).
 
-        Averages are weighted by sample count: exact where no value is missing.
+        Averages are weighted by each minute's count of non-null values (the
+        ``_cnt`` column beside them), so they equal the average over raw rows.
         """
         if self.kind in ("count", "sum"):
             return f"sum({self.name})"
         if self.kind == "avg":
-            return f"sum({self.name} * n) / nullif(sum(n), 0)"
+            return f"sum({self.name} * {self.name}_cnt) / nullif(sum({self.name}_cnt), 0)"
         return f"{self.kind}({self.name})"
+
+    def public(self) -> list[tuple[str, str, str, str]]:
+        """(column, over raw rows, over minute rows, from plain-PostgreSQL state) of this Agg.
+
+        An average brings its count of non-null values along (``<name>_cnt``),
+        so that hours can be built from minutes exactly on either backend.
+        """
+        cols = [(self.name, self.raw_final(), self.from_minutes(), self.final_from_state())]
+        if self.kind == "avg":
+            cnt = f"{self.name}_cnt"
+            cols.append((cnt, f"count({self.expr})", f"sum({cnt})", cnt))
+        return cols
 
     def state_columns(self) -> list[tuple[str, str]]:
         """(state column, aggregate over raw rows) pairs kept on plain PostgreSQL."""
@@ -126,7 +139,8 @@ AGGREGATES: tuple[Agg, ...] = (
     Agg("driving_s", "sum", "(speed_kmh > 1)::int"),
 )
 
-ROLLUP_COLUMNS: tuple[str, ...] = ("vehicle_id", "bucket", *(a.name for a in AGGREGATES))
+PUBLIC: tuple[tuple[str, str, str, str], ...] = tuple(c for a in AGGREGATES for c in a.public())
+ROLLUP_COLUMNS: tuple[str, ...] = ("vehicle_id", "bucket", *(c[0] for c in PUBLIC))
 MINUTE = "pack_samples_1m"
 HOUR = "pack_samples_1h"
 ROLLUPS = (MINUTE, HOUR)
@@ -154,8 +168,8 @@ def _bucket(width: str, col: str = "ts") -> str:
 
 def continuous_aggregate_ddl() -> list[str]:
     """CREATE statements of the two continuous aggregates (hourly built on minutes)."""
-    raw = ",\n    ".join(f"{a.raw_final()} AS {a.name}" for a in AGGREGATES)
-    hourly = ",\n    ".join(f"{a.from_minutes()} AS {a.name}" for a in AGGREGATES)
+    raw = ",\n    ".join(f"{expr} AS {name}" for name, expr, _, _ in PUBLIC)
+    hourly = ",\n    ".join(f"{expr} AS {name}" for name, _, expr, _ in PUBLIC)
     return [
         f"""CREATE MATERIALIZED VIEW {MINUTE} WITH (timescaledb.continuous) AS
 SELECT vehicle_id, time_bucket(INTERVAL '1 minute', ts) AS bucket,
@@ -186,7 +200,7 @@ def plain_ddl() -> list[str]:
     CONSTRAINT pk_{rollup}_state PRIMARY KEY (vehicle_id, bucket)
 )"""
         )
-        finals = ",\n    ".join(f"{a.final_from_state()} AS {a.name}" for a in AGGREGATES)
+        finals = ",\n    ".join(f"{expr} AS {name}" for name, _, _, expr in PUBLIC)
         stmts.append(
             f"CREATE VIEW {rollup} AS SELECT vehicle_id, bucket,\n    {finals}\n"
             f"FROM {state_table(rollup)}"

@@ -11,8 +11,8 @@ import pytest
 
 from schemas.db import migrate
 from schemas.db.rollups import (
-    AGGREGATES,
     INGEST_SQL,
+    PUBLIC,
     REFRESH_HOURS_SQL,
     REFRESH_MINUTES_SQL,
     STAGE_DDL,
@@ -79,7 +79,7 @@ INSERT = """INSERT INTO pack_samples (vehicle_id, ts, seq, pack_voltage_v, pack_
 
 
 async def _assert_rollups_match_raw(conn: asyncpg.Connection) -> None:
-    names = [a.name for a in AGGREGATES]
+    names = [name for name, *_ in PUBLIC]
     for table, width in (("pack_samples_1m", "1 minute"), ("pack_samples_1h", "1 hour")):
         stored = await conn.fetch(
             f"SELECT vehicle_id, bucket, {', '.join(names)} FROM {table} ORDER BY 1, 2"
@@ -87,7 +87,7 @@ async def _assert_rollups_match_raw(conn: asyncpg.Connection) -> None:
         raw = await conn.fetch(
             f"""SELECT vehicle_id, date_bin(INTERVAL '{width}', ts,
                 TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-                {", ".join(f"{a.raw_final()} AS {a.name}" for a in AGGREGATES)}
+                {", ".join(f"{expr} AS {name}" for name, expr, _, _ in PUBLIC)}
             FROM pack_samples GROUP BY 1, 2 ORDER BY 1, 2"""
         )
         assert len(stored) == len(raw) > 0

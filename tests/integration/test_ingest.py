@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from aiokafka import TopicPartition
 
-from schemas.db.rollups import AGGREGATES
+from schemas.db.rollups import PUBLIC
 from schemas.synthetic import payloads
 from services.core.kafka import open_consumer
 from services.ingest.errors import DlqLimitExceeded
@@ -153,12 +153,12 @@ async def test_late_and_shuffled_data_all_stored_and_rollups_exact(
     conn = await asyncpg.connect(database)
     try:
         for table, width in (("pack_samples_1m", "1 minute"), ("pack_samples_1h", "1 hour")):
-            names = [a.name for a in AGGREGATES]
+            names = [name for name, *_ in PUBLIC]
             stored = await conn.fetch(f"SELECT * FROM {table} ORDER BY vehicle_id, bucket")
             raw = await conn.fetch(
                 f"""SELECT vehicle_id, date_bin(INTERVAL '{width}', ts,
                     TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-                    {", ".join(f"{a.raw_final()} AS {a.name}" for a in AGGREGATES)}
+                    {", ".join(f"{expr} AS {name}" for name, expr, _, _ in PUBLIC)}
                 FROM pack_samples GROUP BY 1, 2 ORDER BY 1, 2"""
             )
             assert len(stored) == len(raw)
