@@ -16,15 +16,21 @@ from models.onnx_io import ONNX_DIR, load
 from models.soh import SOH_FEATURES
 from models.thermal import EXPECTED_FEATURES, PACK_FEATURES, SENSOR_FEATURES
 
+_HERE = Path(__file__).resolve().parent
 #: Severity bands and their physics, kept as markdown beside the code.
-BANDS_TEXT = (Path(__file__).resolve().parent / "severity_bands.md").read_text()
+BANDS_TEXT = (_HERE / "severity_bands.md").read_text()
+LIMITS_TEXT = (_HERE / "limitations.md").read_text()
 
 
 def _model_rows(directory: Path) -> list[str]:
     rows = ["| file | what | inputs | version | training-data hash |", "|---|---|---|---|---|"]
     what = {
         "expected": ("linear regression: sensor temperature over local coolant", EXPECTED_FEATURES),
-        "sensor": ("random forest, 40 trees: per-sensor class", SENSOR_FEATURES),
+        "sensor": (
+            "random forest, 40 trees: per-sensor class (none, self-heating, hot "
+            "spot, sensor fault)",
+            SENSOR_FEATURES,
+        ),
         "pack": ("random forest, 40 trees: cooling failure per pack", PACK_FEATURES),
         "soh_q10": ("gradient boosting, quantile 0.1: SoH %", SOH_FEATURES),
         "soh_q50": ("gradient boosting, quantile 0.5: SoH %", SOH_FEATURES),
@@ -71,6 +77,7 @@ def write_card(full: dict[str, Any], check: dict[str, Any], directory: Path = ON
         "## Severity bands",
         "",
         BANDS_TEXT,
+        LIMITS_TEXT,
         "## Fixed check set",
         "",
         "tests/unit/test_models_card.py re-runs the small `thermal_check` / `soh_check` "

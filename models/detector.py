@@ -9,6 +9,7 @@ once over all of those packs (one ONNX call per model, never one per message).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,9 @@ SENSOR_CLASSES = (
 #: Fall of insulation resistance under its own daily peak that means a fault: the
 #: healthy daily humidity swing is about +-12 %, so 0.6 leaves a wide margin.
 INSULATION_RATIO = 0.6
+#: Share of readings at the open-sensor value (10-minute average) that marks a broken
+#: sensor: one open reading in five minutes; a healthy NTC never reads -40 degC here.
+DROPOUT_SHARE = 0.003
 #: Coolant outlet-over-inlet rise (5-minute average) that means lost flow.
 COOLANT_DT_C = 6.0
 
@@ -50,11 +54,15 @@ class Thresholds:
     cooling: float = 0.75
 
 
-@dataclass
-class _Latest:
-    design_id: str
-    rows: list[int] = field(default_factory=list)
-    frames: list[Frame] = field(default_factory=list)
+def thresholds_of(models: dict[str, Model]) -> Thresholds:
+    """Thresholds calibrated at training time, from the model files' metadata."""
+    th = Thresholds()
+    sensor, pack = models.get("sensor"), models.get("pack")
+    if sensor is not None and "thresholds" in sensor.metadata:
+        th.sensor.update(json.loads(sensor.metadata["thresholds"]))
+    if pack is not None and "thresholds" in pack.metadata:
+        th.cooling = float(json.loads(pack.metadata["thresholds"])["cooling_failure"])
+    return th
 
 
 class Detector:
@@ -62,7 +70,7 @@ class Detector:
 
     def __init__(self, models: dict[str, Model], thresholds: Thresholds | None = None) -> None:
         self.models = models
-        self.th = thresholds or Thresholds()
+        self.th = thresholds or thresholds_of(models)
         self.states: dict[str, ThermalState] = {}
         self._pending: dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]] = {}
 
@@ -105,6 +113,7 @@ class Detector:
                 seen[vid] = ts
             out.extend(rules.evaluate(st, rows, f))
             out.extend(self._insulation(st, rows, f))
+            out.extend(self._open_sensors(st, rows, f))
             # Models judge a pack only once its averages have settled.
             settled = np.flatnonzero(f.ts_s - st.first_ts[rows] >= SETTLE_S)
             if len(settled) == 0:
@@ -128,6 +137,19 @@ class Detector:
                                          "daily_peak_kohm": float(st.ins_peak[rows[b]]),
                                          "ratio": float(ratio[b]),
                                          "limit_ratio": INSULATION_RATIO}))  # fmt: skip
+        return out
+
+    def _open_sensors(
+        self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame
+    ) -> list[Finding]:
+        """A sensor that reads the BMS's open-circuit value is broken: no model needed."""
+        out = []
+        share = st.drop[rows]
+        for b, j in zip(*np.nonzero(share >= DROPOUT_SHARE), strict=True):
+            out.append(Finding(f.vehicle_ids[b], AnomalyKind.SENSOR_FAULT, Severity.INFO,
+                               float(share[b, j]), "plausibility-1", sensor=int(j),
+                               evidence={"mode": "dropout", "dropout_share": float(share[b, j]),
+                                         "limit_share": DROPOUT_SHARE}))  # fmt: skip
         return out
 
     def _sensor_findings(

@@ -2,7 +2,8 @@
 
 Thermal kinds: a fault counts as detected when a condition of its kind becomes
 active on its bus after its onset (for a cell or sensor fault, at its sensor or
-the one next to it); delay is from onset to the pass that raised it. False
+the one next to it); delay is from onset (or from the end of the 30-minute
+warm-up, for a fault present earlier) to the pass that raised it. False
 alerts are activations of any kind (models and rules) on buses with no fault,
 per 1,000 bus-hours. SoH: mean absolute error of the median model against the
 simulator's true capacity, in % of nominal.

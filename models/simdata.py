@@ -48,6 +48,7 @@ class SimRun:
 RUNS: dict[str, SimRun] = {
     "thermal_train": SimRun("thermal_train", 1001, 30, 12 * 3600.0, 10.0, 6, 2000, Realism()),
     "soh_train": SimRun("soh_train", 1002, 48, 48 * 3600.0, 30.0, 0, 2600, Realism()),
+    "thermal_calib": SimRun("thermal_calib", 1004, 24, 12 * 3600.0, 10.0, 0, 2000, Realism()),
     "expected_train": SimRun("expected_train", 1003, 24, 12 * 3600.0, 30.0, 0, 2000, Realism()),
     # Held out: other seeds, more noise, other ages and vehicle numbers (other depots).
     "thermal_eval": SimRun("thermal_eval", 7001, 36, 12 * 3600.0, 10.0, 6, 2400,

@@ -83,6 +83,9 @@ ExpectedFn = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 # Time constants (s). Slow: about the thermal time constant of a cell on its
 # plate (m*cp/hA = 5.4 kg * 1000 J/kgK / 2.6 W/K ~ 35 min).
 TAU_FAST, TAU_MED, TAU_SLOW, TAU_VSLOW = 60.0, 600.0, 1800.0, 7200.0
+TAU_BASE = 6 * 3600.0  # calibration-offset baseline of each sensor's local residual
+BASE_STEP_C = 0.3  # largest deviation one sample may pull that baseline by
+BASE_STEP_MOHM = 0.1  # the same for each cell's resistance baseline
 #: History a pack needs before the models judge it: the slow averages settle.
 SETTLE_S = 1800.0
 MAX_GAP_S = 600.0  # a longer gap restarts a pack's averages: old state says nothing now
@@ -113,6 +116,7 @@ class ThermalState:
     res_s: F64
     loc_f: F64
     loc_s: F64
+    loc_b: F64
     stuck_a: F64
     stuck_b: F64
     t_f: F64
@@ -121,6 +125,7 @@ class ThermalState:
     e_dvi: F64
     dvc_f: F64
     dvc_s: F64
+    rex_b: F64
     last_ts: F64
     first_ts: F64
     i2_s: F64
@@ -150,9 +155,9 @@ class ThermalState:
     def _alloc(self, cap: int) -> None:
         s, c = self.s, self.c
         old = dict(self.__dict__)
-        fields_ps = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "stuck_a", "stuck_b",
-                     "t_f", "t_s")  # fmt: skip
-        fields_pc = ("e_dv", "e_dvi", "dvc_f", "dvc_s")
+        fields_ps = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "stuck_a",
+                     "stuck_b", "t_f", "t_s")  # fmt: skip
+        fields_pc = ("e_dv", "e_dvi", "dvc_f", "dvc_s", "rex_b")
         fields_p = (
             "last_ts",
             "first_ts",
@@ -200,6 +205,7 @@ class ThermalState:
         dt = np.where(restart, 0.0, dt)
         d1 = dt[:, None]
         init = restart[:, None]
+        self.first_ts[r] = np.where(restart, f.ts_s, self.first_ts[r])
 
         def ew(old: F64, x: F64, tau: float, d: F64 = d1, i: npt.NDArray[np.bool_] = init) -> F64:
             out: F64 = np.where(i, x, old + _alpha(d, tau) * (x - old))
@@ -237,7 +243,15 @@ class ThermalState:
         res = hold - tc - exp_rise
         self.res_f[r] = ew(self.res_f[r], res, TAU_FAST)
         self.res_s[r] = ew(self.res_s[r], res, TAU_SLOW)
-        loc = self.res_f[r] - _nb_median(self.res_f[r])
+        # Each sensor's own calibration offset shows as a constant local residual:
+        # a robust baseline learns it (steps clipped, so a fault barely moves it)
+        # and the features use the departure from it.
+        raw = self.res_f[r] - _nb_median(self.res_f[r])
+        age = np.clip(2.0 * (f.ts_s - self.first_ts[r]), TAU_SLOW, TAU_BASE)[:, None]
+        base = self.loc_b[r]
+        step_b = np.clip(raw - base, -BASE_STEP_C, BASE_STEP_C)
+        self.loc_b[r] = np.where(init, raw, base + (1.0 - np.exp(-d1 / age)) * step_b)
+        loc = raw - self.loc_b[r]
         self.loc_f[r] = loc
         self.loc_s[r] = ew(self.loc_s[r], loc, TAU_SLOW)
         self.pres_s[r] = ew(self.pres_s[r], self.res_f[r].mean(axis=1), TAU_SLOW, d0, i0)
@@ -250,7 +264,13 @@ class ThermalState:
         self.e_ii[r] = ew(self.e_ii[r], i * i, TAU_SLOW, d0, i0)
         self.e_dv[r] = ew(self.e_dv[r], dv, TAU_SLOW)
         self.e_dvi[r] = ew(self.e_dvi[r], dv * i[:, None], TAU_SLOW)
-        dvc = dv - self.r_excess(r) * 1e-3 * i[:, None]
+        rex = self.r_excess(r)
+        # Aged cells differ in resistance for good; a loose joint is a change. A
+        # robust baseline per cell (steps clipped) keeps the first out of the features.
+        age = np.clip(2.0 * (f.ts_s - self.first_ts[r]), TAU_SLOW, TAU_BASE)[:, None]
+        step_r = np.clip(rex - self.rex_b[r], -BASE_STEP_MOHM, BASE_STEP_MOHM)
+        self.rex_b[r] = np.where(init, rex, self.rex_b[r] + (1.0 - np.exp(-d1 / age)) * step_r)
+        dvc = dv - rex * 1e-3 * i[:, None]
         self.dvc_f[r] = ew(self.dvc_f[r], dvc, TAU_MED)
         self.dvc_s[r] = ew(self.dvc_s[r], dvc, TAU_VSLOW)
 
@@ -258,7 +278,6 @@ class ThermalState:
         decay = np.exp(-dt / 86400.0)
         peak = np.where(restart, ins, np.maximum(ins, self.ins_peak[r] * decay))
         self.ins_peak[r] = np.where(np.isnan(ins), self.ins_peak[r], peak)
-        self.first_ts[r] = np.where(restart, f.ts_s, self.first_ts[r])
         self.last_ts[r] = f.ts_s
         self.seen[r] = True
         return r
@@ -295,7 +314,7 @@ class ThermalState:
     def sensor_features(self, r: IDX) -> npt.NDArray[np.float32]:
         """Rows of :data:`SENSOR_FEATURES`, shape (packs * sensors, features), pack-major."""
         p, s = len(r), self.s
-        rex = self.r_excess(r)
+        rex = self.r_excess(r) - self.rex_b[r]
         rex = rex - np.median(rex, axis=1, keepdims=True)
         drain = 1e3 * (self.dvc_f[r] - self.dvc_s[r])
         x = np.empty((p, s, len(SENSOR_FEATURES)), dtype=np.float32)
@@ -338,7 +357,7 @@ class ThermalState:
     def cell_evidence(self, r: int, sensor: int) -> tuple[int, float, float]:
         """For one sensor: (cell with most evidence, its R excess mOhm, its drain mV)."""
         cells = np.flatnonzero(self.cell_sensor == sensor)
-        rex = self.r_excess(np.array([r]))[0]
+        rex = self.r_excess(np.array([r]))[0] - self.rex_b[r]
         rex = rex - np.median(rex)
         drain = 1e3 * (self.dvc_f[r] - self.dvc_s[r])
         score = rex[cells] - drain[cells]

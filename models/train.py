@@ -8,8 +8,10 @@ file's metadata is the SHA-256 of the exact feature matrix and labels it was fit
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -67,8 +69,15 @@ def train_expected(out: Path) -> None:
     export(model, out / "expected.onnx", EXPECTED_FEATURES, _meta(data_hash(x, y), run.name))
 
 
+#: Faults below this severity are left out of training (neither healthy nor faulty):
+#: they move no reading beyond its noise, so as positives they only teach noise.
+MIN_TRAIN_SEVERITY = 0.25
+#: Rows in the first minutes after onset are left out too: the fault has not shown yet.
+SHOW_S = 300.0
+
+
 def _labels(fleet: Fleet, design_id: str, vids: list[str]) -> tuple[F32, F32]:
-    """Sensor labels (packs, sensors) as class index, pack labels (packs,) 0/1."""
+    """Sensor labels (packs, sensors) as class index (-1 = leave out), pack labels (packs,)."""
     d = design_by_id(design_id)
     cell_sensor = np.repeat(np.arange(d.temp_sensors), [len(g) for g in d.sensor_cells()])
     idx = {v: k for k, v in enumerate(vids)}
@@ -79,12 +88,13 @@ def _labels(fleet: Fleet, design_id: str, vids: list[str]) -> tuple[F32, F32]:
         b = idx.get(f.vehicle_id)
         if b is None:
             continue
+        hidden = f.severity < MIN_TRAIN_SEVERITY or fleet.t_s - f.start_s < SHOW_S
         if f.kind == "cooling_failure":
-            yp[b] = 1
+            yp[b] = -1 if hidden else 1
         elif f.kind == "sensor_fault" and f.sensor is not None:
-            ys[b, f.sensor] = kinds.index("sensor_fault")
+            ys[b, f.sensor] = -1 if hidden else kinds.index("sensor_fault")
         elif f.kind in kinds and f.cell is not None:
-            ys[b, cell_sensor[f.cell]] = kinds.index(f.kind)
+            ys[b, cell_sensor[f.cell]] = -1 if hidden else kinds.index(f.kind)
     return ys, yp
 
 
@@ -109,23 +119,69 @@ def train_thermal(out: Path) -> None:
             flat = ls.reshape(-1)
             # Keep every faulted row and a sample of healthy ones: healthy rows
             # outnumber faulted ones ~100:1 and say the same thing over and over.
-            keep = (flat > 0) | (rng.random(len(flat)) < 0.02)
+            keep = (flat > 0) | ((flat == 0) & (rng.random(len(flat)) < 0.05))
             xs.append(fs[keep])
             ys.append(flat[keep])
-            xp.append(st.pack_features(rows, f.inlet_c, f.ambient_c))
-            yp.append(lp)
+            pk = lp >= 0
+            xp.append(st.pack_features(rows, f.inlet_c, f.ambient_c)[pk])
+            yp.append(lp[pk])
 
     detector_passes(run, det, on_pass)
     x_s, y_s = np.concatenate(xs), np.concatenate(ys).astype(np.int64)
     x_p, y_p = np.concatenate(xp), np.concatenate(yp).astype(np.int64)
     sensor = RandomForestClassifier(
-        n_estimators=40, max_depth=10, min_samples_leaf=20, random_state=1, n_jobs=1
+        n_estimators=40, max_depth=10, min_samples_leaf=40, random_state=1, n_jobs=1
     ).fit(x_s, y_s)
-    export(sensor, out / "sensor.onnx", SENSOR_FEATURES, _meta(data_hash(x_s, y_s), run.name))
     pack = RandomForestClassifier(
-        n_estimators=40, max_depth=8, min_samples_leaf=20, random_state=2, n_jobs=1
+        n_estimators=40, max_depth=8, min_samples_leaf=40, random_state=2, n_jobs=1
     ).fit(x_p, y_p)
-    export(pack, out / "pack.onnx", PACK_FEATURES, _meta(data_hash(x_p, y_p), run.name))
+    meta_s, meta_p = _meta(data_hash(x_s, y_s), run.name), _meta(data_hash(x_p, y_p), run.name)
+    export(sensor, out / "sensor.onnx", SENSOR_FEATURES, meta_s)
+    export(pack, out / "pack.onnx", PACK_FEATURES, meta_p)
+    th = calibrate(out)
+    export(sensor, out / "sensor.onnx", SENSOR_FEATURES,
+           {**meta_s, "thresholds": json.dumps(th["sensor"])})  # fmt: skip
+    export(pack, out / "pack.onnx", PACK_FEATURES,
+           {**meta_p, "thresholds": json.dumps({"cooling_failure": th["cooling"]})})  # fmt: skip
+
+
+#: Passes a finding must persist to become a condition (hold 60 s at 30 s passes).
+PERSIST_PASSES = 3
+
+
+def calibrate(out: Path) -> dict[str, Any]:
+    """Per-class thresholds: just above the highest probability that persisted for
+    PERSIST_PASSES passes on any fault-free bus of a calibration fleet (own seed)."""
+    run = RUNS["thermal_calib"]
+    det = Detector({n: load(n, f, out) for n, f in (("expected", EXPECTED_FEATURES),
+                    ("sensor", SENSOR_FEATURES), ("pack", PACK_FEATURES))})  # fmt: skip
+    history: dict[str, list[F32]] = {}
+    worst = np.zeros(len(SENSOR_CLASSES) + 1, dtype=np.float32)
+
+    def on_pass(fleet: Fleet, t: float) -> None:
+        pend = det.pending()
+        det._pending = {}
+        if t < WARMUP_S:
+            return
+        faulty = {f.vehicle_id for f in fleet.faults}
+        for st, f, rows in pend.values():
+            ps = det.models["sensor"].run(st.sensor_features(rows)).reshape(len(rows), st.s, -1)
+            pp = det.models["pack"].run(st.pack_features(rows, f.inlet_c, f.ambient_c))
+            for b, vid in enumerate(f.vehicle_ids):
+                if vid in faulty:
+                    continue
+                row = np.concatenate([ps[b].max(axis=0), pp[b, 1:2]])
+                h = history.setdefault(vid, [])
+                h.append(row)
+                del h[:-PERSIST_PASSES]
+                if len(h) == PERSIST_PASSES:
+                    np.maximum(worst, np.min(h, axis=0), out=worst)
+
+    detector_passes(run, det, on_pass)
+    th = np.clip(worst + 0.03, 0.5, 0.99)
+    kinds = [k.value for k in SENSOR_CLASSES if k is not None]
+    return {"sensor": {k: float(th[i + 1]) for i, k in enumerate(kinds)},
+            "cooling": float(th[-1])}  # fmt: skip
 
 
 def soh_dataset(run_name: str) -> tuple[F32, F32, F32]:
