@@ -95,7 +95,8 @@ def main() -> None:
     ap.add_argument("--buses", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=180)
     ap.add_argument("--rate", type=float, default=5000.0)
-    ap.add_argument("--fault-at", type=int, default=120)
+    # After the 30 minutes of history the models need before they judge a pack.
+    ap.add_argument("--fault-at", type=int, default=2100)
     ap.add_argument("--run", type=int, default=3600)
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):

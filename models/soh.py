@@ -76,20 +76,28 @@ class SohWindow:
         self.eod: tuple[float, F64] | None = None  # same at the bottom of discharge
         self.ts_eoc = self.ts_eod = -np.inf
 
-    def append(self, t: float, current: float, cell_v: F64, temp_c: float) -> bool:
-        """Add a sample; keeps one per bucket. Returns True when a bucket was added."""
-        self._extremes(t, current, cell_v)
+    def append(
+        self, t: float, current: float, cell_v: F64, temp_c: float, v_mean: float | None = None
+    ) -> bool:
+        """Add a sample; keeps one per bucket. Returns True when a bucket was added.
+
+        ``v_mean`` (the mean of ``cell_v``) may be passed when the caller has it
+        from a vectorised pass over many packs.
+        """
+        v = float(cell_v.mean()) if v_mean is None else v_mean
         bucket = t // BUCKET_S
         if bucket <= self.last_bucket:
             return False
+        # Extremes are sampled per bucket too: during a charge every sample is a
+        # new maximum, and one snapshot per 30 s is plenty for a spread.
+        self._extremes(t, current, cell_v, v)
         self.last_bucket = bucket
-        self.buf[self.n % self.size] = (t, current, float(cell_v.mean()), temp_c, 0.0)
+        self.buf[self.n % self.size] = (t, current, v, temp_c, 0.0)
         self.n += 1
         return True
 
-    def _extremes(self, t: float, current: float, cell_v: F64) -> None:
+    def _extremes(self, t: float, current: float, cell_v: F64, v: float) -> None:
         c = self.design.nominal_ah
-        v = float(cell_v.mean())
         # Forget extremes older than a day: the next charge gives a fresh one.
         if self.eoc is not None and t - self.ts_eoc > 86400.0:
             self.eoc = None

@@ -21,7 +21,8 @@ from models.chemistry import design_by_shape
 from models.detector import Detector
 from models.evaluate import load_detector
 from models.findings import ConditionTracker, Transition
-from models.frame import frame_from_samples
+from models.frame import Frame, frame_from_samples
+from models.limits import OPEN_SENSOR_C
 from models.onnx_io import Model, load
 from models.soh import SOH_FEATURES, SohWindow
 from schemas.common import ConditionState
@@ -88,9 +89,7 @@ class Scorer:
                 batch = [q[k] for q in queues if len(q) > k]
                 f = frame_from_samples(design_id, batch)
                 self.detector.update(f)
-                for s, tmean in zip(batch, np.nanmean(np.where(f.temps > -39.5, f.temps, np.nan),
-                                                      axis=1), strict=True):  # fmt: skip
-                    self._soh_append(s, float(tmean))
+                self._soh_append(f)
         findings, seen = self.detector.score()
         now = datetime.now(UTC)
         res.events = [self._event(tr, now) for tr in self.tracker.observe(findings, seen)]
@@ -106,10 +105,17 @@ class Scorer:
             p = self.packs[s.vehicle_id] = _Pack(d.design_id, s.pack_id, soh=SohWindow(d))
         return p
 
-    def _soh_append(self, s: PackSample, tmean: float) -> None:
-        p = self.packs[s.vehicle_id]
-        assert p.soh is not None
-        p.soh.append(s.ts.timestamp(), s.pack_current_a, np.asarray(s.cell_voltages), tmean)
+    def _soh_append(self, f: Frame) -> None:
+        valid = f.temps > OPEN_SENSOR_C
+        tmean = (
+            np.where(valid, f.temps, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+        ).tolist()
+        vmean = f.cell_v.mean(axis=1).tolist()
+        ts, cur = f.ts_s.tolist(), f.current_a.tolist()
+        for b, vid in enumerate(f.vehicle_ids):
+            w = self.packs[vid].soh
+            assert w is not None
+            w.append(ts[b], cur[b], f.cell_v[b], tmean[b], vmean[b])
 
     def _health(self, seen: dict[str, float]) -> list[HealthScore]:
         due = [v for v, ts in seen.items() if ts >= self.packs[v].next_health_ts]
