@@ -28,8 +28,10 @@ from schemas.db.rollups import (
     STAGE_DDL,
     STAGE_NARROW_DDL,
 )
+from schemas.db.tables import pack_samples
 from services.ingest.batch import Batch
 from services.ingest.errors import WriteAbandoned, is_data_error, is_retriable
+from services.ingest.pgcopy import BinaryCopyEncoder, as_source
 from services.ingest.rows import COLUMNS
 
 log = structlog.get_logger(__name__)
@@ -40,6 +42,18 @@ BOOKKEEPING_SQL = """INSERT INTO ingest_batches
 
 
 _NARROW = [COLUMNS.index(c) for c in SOURCE_COLUMNS]
+_ROWS = BinaryCopyEncoder(pack_samples, COLUMNS)
+_NARROW_ROWS = BinaryCopyEncoder(pack_samples, SOURCE_COLUMNS)
+
+
+async def copy_rows(
+    conn: asyncpg.Connection, table: str, records: list[tuple[Any, ...]], narrow: bool = False
+) -> None:
+    """COPY ``records`` into ``table`` in PostgreSQL's binary format (see pgcopy)."""
+    enc = _NARROW_ROWS if narrow else _ROWS
+    await conn.copy_to_table(
+        table, source=as_source(enc.encode(records)), columns=enc.columns, format="binary"
+    )
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -143,21 +157,19 @@ class Writer:
             return 0
         try:
             async with conn.transaction():
-                await conn.copy_records_to_table("pack_samples", records=records, columns=COLUMNS)
+                await copy_rows(conn, "pack_samples", records)
         except asyncpg.UniqueViolationError:
             return None
         if not self._timescale:
             narrow = [tuple(r[i] for i in _NARROW) for r in records]
-            await conn.copy_records_to_table(
-                "pack_samples_stage_narrow", records=narrow, columns=SOURCE_COLUMNS
-            )
+            await copy_rows(conn, "pack_samples_stage_narrow", narrow, narrow=True)
             await conn.execute(MERGE_NARROW_SQL)
         return len(records)
 
     async def _copy_and_move(self, conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> int:
         if not records:
             return 0
-        await conn.copy_records_to_table("pack_samples_stage", records=records, columns=COLUMNS)
+        await copy_rows(conn, "pack_samples_stage", records)
         row = await conn.fetchrow(self._sql)
         return int(row["inserted"])
 
