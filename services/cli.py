@@ -31,6 +31,7 @@ SERVICES: dict[str, list[str]] = {
     "ingest": ["ingest"],
     "decoder": ["decoder"],
     "api": ["api"],
+    "scoring": ["scoring"],
     "alerts": ["alerts"],
     # A small demo fleet (the buses `db seed --fleet demo` registers), in real time.
     "simulator": ["simulate", "--buses", "24", "--speed", "1", "--out-dir", ".packwatch/sim"],
@@ -42,6 +43,8 @@ PLUGINS: tuple[str, ...] = (
     "services.decoder.cli",
     "services.ingest.cli",
     "services.api.cli",
+    "services.scoring.cli",
+    "models.cli",
     "services.alerts.cli",
     "services.grafana.cli",
 )
