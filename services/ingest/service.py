@@ -156,7 +156,16 @@ class IngestService:
             )  # fmt: skip
         else:
             self.batch.add_row(to_record(result), result.ts, (key, value or b"", tp, offset))
-        self.limit.record(rejected)  # raises DlqLimitExceeded before anything is committed
+        # Raises DlqLimitExceeded before anything of this batch is committed. A bus
+        # missing from the registry is not a sign of a bad deploy: its samples go
+        # to the DLQ (replayable once it is registered) without counting here.
+        self.limit.record(
+            rejected
+            and not (
+                isinstance(result, SampleRejected)
+                and result.reason_code == RejectReason.UNKNOWN_PACK_DESIGN
+            )
+        )
 
     async def _close_batch(self) -> None:
         if not self.batch:

@@ -27,6 +27,7 @@ from models.onnx_io import Model, load
 from models.soh import SOH_FEATURES, SohWindow
 from schemas.common import ConditionState
 from schemas.events import AnomalyEvent, HealthScore
+from schemas.fleet import DESIGNS
 from schemas.pack_sample import PackSample
 
 
@@ -77,7 +78,9 @@ class Scorer:
         for s in sorted(samples, key=lambda s: s.ts):
             p = self._pack(s)
             t = s.ts.timestamp()
-            if p is None or t <= p.last_ts:
+            # A sample whose arrays do not fit its pack (a frame lost on the
+            # way, a pack swapped) is not scored; ingestion validates and stores it.
+            if p is None or t <= p.last_ts or not _fits(p.design_id, s):
                 res.skipped += 1
                 continue
             p.last_ts = t
@@ -162,3 +165,8 @@ class Scorer:
             },  # fmt: skip
             model_version=f.source,
         )
+
+
+def _fits(design_id: str, s: PackSample) -> bool:
+    d = DESIGNS[design_id]
+    return len(s.cell_voltages) == d.cells_series and len(s.cell_temps) == d.temp_sensors
