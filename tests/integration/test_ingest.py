@@ -198,3 +198,22 @@ async def test_a_bad_deploy_trips_the_dlq_limit_instead_of_draining_the_stream(
     async with open_consumer(kafka_bootstrap, [], group_id="g-limit") as c:
         committed = await c.committed(TopicPartition(topic, 0))
     assert committed is not None and len(good) <= committed < len(good) + 100
+
+
+async def test_an_unregistered_bus_is_dead_lettered_without_tripping_the_limit(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
+) -> None:
+    topic, dlq = await new_topic("pack", 1), await new_topic("dlq", 1)
+    await prepare_database(database, VEHICLES[:1])
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    stranger = [(k, v) for k, v, _ in payloads(["NOT-YET-REGISTERED"], start, 250)]
+    known = [(k, v) for k, v, _ in payloads(VEHICLES[:1], start, 50)]
+    await produce(kafka_bootstrap, topic, stranger + known)
+    core, settings = settings_for(
+        kafka_bootstrap, database, topic, "g-stranger", dlq, dlq_window=100, dlq_max_ratio=0.5
+    )
+    async with running_ingest(core, settings) as service:
+        assert await wait_for_rows(database, len(known)) == len(known)
+    assert service.dead_lettered == len(stranger)
+    letters = await _read_dlq(kafka_bootstrap, dlq, len(stranger))
+    assert {h["reason"] for h in letters} == {"unknown_pack_design"}
