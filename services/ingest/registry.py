@@ -50,6 +50,7 @@ class DesignRegistry:
             if shape not in self._by_shape:
                 self._by_shape[shape] = PackLimits(cells_in_series=shape[0], temp_sensors=shape[1])
             limits[r["vehicle_id"]] = self._by_shape[shape]
+        if len(limits) != len(self._limits):
+            log.info("registry_loaded", vehicles=len(limits))
         self._limits = limits
         self._loaded_at = time.monotonic()
-        log.info("registry_loaded", vehicles=len(limits))
