@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 log = structlog.get_logger(__name__)
 
@@ -92,3 +93,36 @@ async def open_consumer(
             await asyncio.wait_for(consumer.stop(), close_timeout_s)
         except TimeoutError:
             log.warning("kafka_consumer_close_timeout", timeout_s=close_timeout_s)
+
+
+async def commit_owned(
+    consumer: AIOKafkaConsumer,
+    offsets: dict[TopicPartition, int],
+    *,
+    retry_initial_s: float = 0.2,
+    attempts: int = 5,
+) -> dict[TopicPartition, int]:
+    """Commit the offsets of partitions this consumer still owns; return what was committed.
+
+    After a rebalance the group has moved on: the commit is skipped and the new
+    owner re-reads those messages, which every packwatch consumer handles
+    idempotently. A broker error is retried a few times, then given up (the
+    same re-read follows); neither stops the service.
+    """
+    owned = consumer.assignment()
+    offsets = {tp: o for tp, o in offsets.items() if tp in owned}
+    if not offsets:
+        return {}
+    for attempt in range(attempts):
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("commit_skipped_after_rebalance", error=repr(exc))
+            return {}
+        except KafkaError as exc:
+            log.warning("commit_retry", error=repr(exc), attempt=attempt)
+            await asyncio.sleep(retry_initial_s * 2**attempt)
+        else:
+            return offsets
+    log.warning("commit_gave_up", partitions=len(offsets))
+    return {}

@@ -26,9 +26,10 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import KafkaError
 
 from schemas.messages import encode
+from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
 from services.decoder.convert import to_samples
 from services.decoder.errors import ProduceFailed
@@ -192,24 +193,10 @@ class DecoderService:
 
     # ------------------------------------------------------------------ acker
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        owned = self.consumer.assignment()
-        offsets = {tp: o for tp, o in offsets.items() if tp in owned}
-        if not offsets:
-            return
-        for attempt in range(5):
-            try:
-                await self.consumer.commit(offsets)
-            except (CommitFailedError, IllegalStateError) as exc:
-                # The group moved on; the new owner re-reads these (duplicates are harmless).
-                log.warning("commit_skipped_after_rebalance", error=repr(exc))
-                return
-            except KafkaError as exc:
-                log.warning("commit_retry", error=repr(exc), attempt=attempt)
-                await asyncio.sleep(self.s.retry_initial_s * 2**attempt)
-            else:
-                self._committed.update(offsets)
-                return
-        log.warning("commit_gave_up", partitions=len(offsets))
+        committed = await commit_owned(
+            self.consumer, offsets, retry_initial_s=self.s.retry_initial_s
+        )
+        self._committed.update(committed)
 
     def _count(self, batch: InFlight) -> None:
         self.samples_out += batch.samples

@@ -25,12 +25,13 @@ from typing import Any
 import psutil
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
 from schemas.errors import RejectReason
 from schemas.pack_sample import PackSample
 from schemas.validation import SampleRejected, decode_and_validate
+from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
 from services.ingest.batch import Batch
 from services.ingest.dlq import DeadLetter, DlqLimit
@@ -244,24 +245,10 @@ class IngestService:
         self.dead_lettered += len(dead)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        owned = self.consumer.assignment()
-        offsets = {tp: o for tp, o in offsets.items() if tp in owned}
-        if not offsets:
-            return
-        for attempt in range(5):
-            try:
-                await self.consumer.commit(offsets)
-            except (CommitFailedError, IllegalStateError) as exc:
-                # The group moved on; the new owner re-reads these idempotently.
-                log.warning("commit_skipped_after_rebalance", error=repr(exc))
-                return
-            except KafkaError as exc:
-                log.warning("commit_retry", error=repr(exc), attempt=attempt)
-                await asyncio.sleep(self.s.retry_initial_s * 2**attempt)
-            else:
-                self._committed.update(offsets)
-                return
-        log.warning("commit_gave_up", partitions=len(offsets))
+        committed = await commit_owned(
+            self.consumer, offsets, retry_initial_s=self.s.retry_initial_s
+        )
+        self._committed.update(committed)
 
     async def _write_one(self, batch: Batch) -> None:
         await self._publish_dead(batch.dead)
