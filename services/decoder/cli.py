@@ -7,11 +7,9 @@ import asyncio
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 
-from services.core.logging import configure
+from services.core.service_cli import load_settings, run_service
 from services.core.settings import CoreSettings
-from services.core.shutdown import run_until_stopped
 from services.decoder.errors import DlqLimitExceeded, ProduceFailed
 from services.decoder.settings import DecoderSettings
 
@@ -36,23 +34,16 @@ async def _main(core: CoreSettings, settings: DecoderSettings, stop: asyncio.Eve
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        core = CoreSettings()
-        overrides = {"group_id": args.group} if getattr(args, "group", None) else {}
-        settings = DecoderSettings(**overrides)
-    except ValidationError as exc:
-        raise SystemExit(f"packwatch decoder: bad settings:\n{exc}") from exc
-    configure(core.log_level, core.log_json)
+    core, settings = load_settings("decoder", DecoderSettings, args)
 
     async def main(stop: asyncio.Event) -> None:
         await _main(core, settings, stop)
 
-    try:
-        asyncio.run(run_until_stopped(main, timeout_s=core.shutdown_timeout_s))
-    except DlqLimitExceeded as exc:
-        log.critical("dlq_limit_exceeded_stopping", error=str(exc))
-        return 3
-    except ProduceFailed as exc:
-        log.critical("produce_failed_stopping", error=str(exc))
-        return 4
-    return 0
+    return run_service(
+        core,
+        main,
+        {
+            DlqLimitExceeded: (3, "dlq_limit_exceeded_stopping"),
+            ProduceFailed: (4, "produce_failed_stopping"),
+        },
+    )

@@ -7,11 +7,9 @@ import asyncio
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 
-from services.core.logging import configure
+from services.core.service_cli import load_settings, run_service
 from services.core.settings import CoreSettings
-from services.core.shutdown import run_until_stopped
 from services.scoring.errors import ModelsUnavailable
 from services.scoring.settings import ScoringSettings
 
@@ -36,20 +34,9 @@ async def _main(core: CoreSettings, settings: ScoringSettings, stop: asyncio.Eve
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        core = CoreSettings()
-        overrides = {"group_id": args.group} if getattr(args, "group", None) else {}
-        settings = ScoringSettings(**overrides)
-    except ValidationError as exc:
-        raise SystemExit(f"packwatch scoring: bad settings:\n{exc}") from exc
-    configure(core.log_level, core.log_json)
+    core, settings = load_settings("scoring", ScoringSettings, args)
 
     async def main(stop: asyncio.Event) -> None:
         await _main(core, settings, stop)
 
-    try:
-        asyncio.run(run_until_stopped(main, timeout_s=core.shutdown_timeout_s))
-    except ModelsUnavailable as exc:
-        log.critical("models_unavailable", error=str(exc))
-        return 3
-    return 0
+    return run_service(core, main, {ModelsUnavailable: (3, "models_unavailable")})

@@ -1,0 +1,56 @@
+"""What every ``packwatch <service>`` command does around its service.
+
+Read the shared settings and the service's own (a bad setting ends the
+command with a readable message), configure logging, run the service until
+SIGTERM/SIGINT within the shutdown time limit, and turn the service's fatal
+errors into distinct exit codes with one critical log line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from services.core.logging import configure
+from services.core.settings import CoreSettings
+from services.core.shutdown import run_until_stopped
+
+log = structlog.get_logger(__name__)
+S = TypeVar("S", bound=BaseSettings)
+
+#: Exception type → (exit code, the critical event logged).
+Fatal = Mapping[type[BaseException], tuple[int, str]]
+
+
+def load_settings(name: str, cls: type[S], args: argparse.Namespace) -> tuple[CoreSettings, S]:
+    """Shared and service settings; ``--group`` overrides the consumer group."""
+    try:
+        core = CoreSettings()
+        overrides = {"group_id": args.group} if getattr(args, "group", None) else {}
+        settings = cls(**overrides)
+    except ValidationError as exc:
+        raise SystemExit(f"packwatch {name}: bad settings:\n{exc}") from exc
+    configure(core.log_level, core.log_json)
+    return core, settings
+
+
+def run_service(
+    core: CoreSettings,
+    main: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+    fatal: Fatal | None = None,
+) -> int:
+    """Run ``main(stop)`` until a signal; 0 on a clean stop, the mapped code on a fatal error."""
+    fatal = fatal or {}
+    try:
+        asyncio.run(run_until_stopped(main, timeout_s=core.shutdown_timeout_s))
+    except tuple(fatal) as exc:
+        code, event = next(v for cls, v in fatal.items() if isinstance(exc, cls))
+        log.critical(event, error=str(exc))
+        return code
+    return 0
