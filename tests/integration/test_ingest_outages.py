@@ -128,7 +128,9 @@ async def test_slow_database_pauses_consumption_within_the_memory_cap(
             _stop(proc)
     assert await count(database) == len(items)
     assert peak < cap_mb * 1024 * 1024 * 1.1, f"peak RSS {peak >> 20} MB over the cap"
-    assert "backpressure_pause" in log.read_text()
+    # It paused its partitions: on a full queue of pending batches, or on the memory cap.
+    text = log.read_text()
+    assert "backpressure_pause" in text or "memory_cap_pause" in text
 
 
 async def test_a_read_only_database_is_waited_out_not_dead_lettered(
