@@ -41,7 +41,13 @@ def test_environment_variables_are_settings_that_exist() -> None:
                 continue
             assert var.startswith("PACKWATCH_"), (name, var)
             assert var.removeprefix("PACKWATCH_") in fields or var.startswith(
-                ("PACKWATCH_API_", "PACKWATCH_INGEST_", "PACKWATCH_SCORING_", "PACKWATCH_ALERTS_")
+                (
+                    "PACKWATCH_API_",
+                    "PACKWATCH_INGEST_",
+                    "PACKWATCH_SCORING_",
+                    "PACKWATCH_ALERTS_",
+                    "PACKWATCH_DECODER_",
+                )
             ), (name, var)
 
 
@@ -74,10 +80,24 @@ def test_every_service_waits_for_healthy_dependencies() -> None:
     c = _compose()
     for name, svc in c["services"].items():
         for dep, cond in svc.get("depends_on", {}).items():
-            assert "healthcheck" in c["services"][dep], (name, dep)
             assert cond["condition"] in {"service_healthy", "service_completed_successfully"}
+            if cond["condition"] == "service_healthy":
+                assert "healthcheck" in c["services"][dep], (name, dep)
+            else:  # a one-shot job: it must be one that ends
+                assert c["services"][dep].get("restart") == "no", (name, dep)
 
 
 def test_compose_file_is_where_the_readme_says() -> None:
     assert Path(COMPOSE).is_file()
     assert "docker-compose.yml" in (PROJECT_ROOT / "README.md").read_text()
+
+
+def test_every_long_running_service_of_make_run_is_in_compose() -> None:
+    from services.cli import SERVICES
+
+    compose = _compose()["services"]
+    commands = {tuple(svc["command"][:1]) for svc in compose.values() if "command" in svc}
+    for name, argv in SERVICES.items():
+        assert (argv[0],) in commands, name
+    for name in ("decoder", "ingest", "scoring", "alerts", "api"):
+        assert "healthcheck" in compose[name], name
