@@ -206,6 +206,7 @@ def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": dsn, "PACKWATCH_LOG_LEVEL": "WARNING"}
     argv = [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    argv += ["--workers", os.environ.get("BENCH_API_WORKERS", "1")]
     return subprocess.Popen([*argv, "--no-access-log"], env=env)  # noqa: S603
 
 
