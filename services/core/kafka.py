@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -126,3 +126,27 @@ async def commit_owned(
             return offsets
     log.warning("commit_gave_up", partitions=len(offsets))
     return {}
+
+
+class Drains(Protocol):
+    """A service that can write and commit what it read before partitions go."""
+
+    async def drain_before_revoke(self, revoked: set[TopicPartition]) -> None: ...
+
+
+class DrainingRebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions go, let the service commit what it read from them.
+
+    Created before the consumer (aiokafka takes it at subscribe time); the
+    service is attached once it exists.
+    """
+
+    def __init__(self) -> None:
+        self.service: Drains | None = None
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if self.service is not None:
+            await self.service.drain_before_revoke(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))

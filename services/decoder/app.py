@@ -8,12 +8,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import structlog
 
 from services.core.health import Health
-from services.core.kafka import open_consumer, open_producer
+from services.core.kafka import DrainingRebalanceListener, open_consumer, open_producer
 from services.core.metric_defs import new_registry
 from services.core.metrics import serve_metrics
 from services.core.settings import CoreSettings
 from services.decoder.metric_defs import decoder_metrics
-from services.decoder.service import SERVICE, DecoderService, RebalanceListener
+from services.decoder.service import SERVICE, DecoderService
 from services.decoder.settings import DecoderSettings
 from services.decoder.vectorized import VectorDecoder
 
@@ -35,7 +35,7 @@ async def decoder_service(
                 max_request_size=4 * 1024 * 1024,
             )
         )
-        listener = RebalanceListener()
+        listener = DrainingRebalanceListener()
         consumer = await stack.enter_async_context(
             open_consumer(
                 core.bootstrap_servers, [settings.topic], group_id=settings.group_id,

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.messages import encode
@@ -42,20 +42,6 @@ from services.ingest.dlq import DeadLetter, DlqLimit
 log = structlog.get_logger(__name__)
 SERVICE = "decoder"
 _DONE = object()
-
-
-class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Before partitions go, wait until what was produced from them is committed."""
-
-    def __init__(self) -> None:
-        self.service: DecoderService | None = None
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        if self.service is not None:
-            await self.service.drain_before_revoke(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
 
 
 class DecoderService:

@@ -12,13 +12,13 @@ from prometheus_client import Histogram
 
 from services.core.db import open_pool, ping
 from services.core.health import Health
-from services.core.kafka import open_consumer, open_producer
+from services.core.kafka import DrainingRebalanceListener, open_consumer, open_producer
 from services.core.metric_defs import LATENCY_BUCKETS, new_registry
 from services.core.metrics import serve_metrics
 from services.core.settings import CoreSettings
 from services.ingest.errors import is_retriable
 from services.ingest.registry import DesignRegistry
-from services.ingest.service import SERVICE, IngestService, RebalanceListener
+from services.ingest.service import SERVICE, IngestService
 from services.ingest.settings import IngestSettings
 from services.ingest.writer import Writer, detect_timescale, init_connection
 
@@ -67,7 +67,7 @@ async def ingest_service(
         producer = await stack.enter_async_context(
             open_producer(core.bootstrap_servers, max_request_size=4 * 1024 * 1024)
         )
-        listener = RebalanceListener()
+        listener = DrainingRebalanceListener()
 
         consumer = await stack.enter_async_context(
             open_consumer(

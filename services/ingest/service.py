@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
@@ -44,24 +44,6 @@ from services.ingest.writer import Writer
 log = structlog.get_logger(__name__)
 SERVICE = "ingest"
 _DONE = object()
-
-
-class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Before partitions go, write and commit what was read from them.
-
-    Created before the consumer (aiokafka takes it at subscribe time); the
-    service is attached once it exists.
-    """
-
-    def __init__(self) -> None:
-        self.service: IngestService | None = None
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        if self.service is not None:
-            await self.service.drain_before_revoke(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
 
 
 class IngestService:
