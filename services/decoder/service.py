@@ -31,6 +31,7 @@ from aiokafka.errors import KafkaError
 from schemas.messages import encode
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
+from services.core.pipeline import run_reader_and_sink
 from services.decoder.convert import to_samples
 from services.decoder.errors import ProduceFailed
 from services.decoder.inflight import InFlight
@@ -260,18 +261,9 @@ class DecoderService:
     # ------------------------------------------------------------------- run
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then acknowledge and commit what was produced."""
-        acker = asyncio.create_task(self._ack(), name="decoder-acker")
-        reader = asyncio.create_task(self._read(stop), name="decoder-reader")
         try:
-            done, _ = await asyncio.wait({reader, acker}, return_when=asyncio.FIRST_COMPLETED)
-            if acker in done:
-                acker.result()  # the acker only ends early by raising
-            reader.result()
-            await self.queue.put(_DONE)
-            await acker
+            await run_reader_and_sink(
+                self._read(stop), self._ack(), lambda: self.queue.put(_DONE), "decoder"
+            )
         finally:
-            for task in (reader, acker):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(reader, acker, return_exceptions=True)
             self.finished.set()

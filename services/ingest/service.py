@@ -33,6 +33,7 @@ from schemas.pack_sample import PackSample
 from schemas.validation import SampleRejected, decode_and_validate
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
+from services.core.pipeline import run_reader_and_sink
 from services.ingest.batch import Batch
 from services.ingest.dlq import DeadLetter, DlqLimit
 from services.ingest.errors import is_retriable
@@ -287,18 +288,9 @@ class IngestService:
     # ------------------------------------------------------------------- run
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then write and commit what was read."""
-        writer = asyncio.create_task(self._write(), name="ingest-writer")
-        reader = asyncio.create_task(self._read(stop), name="ingest-reader")
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if writer in done:
-                writer.result()  # the writer only ends early by raising
-            reader.result()
-            await self.queue.put(_DONE)
-            await writer
+            await run_reader_and_sink(
+                self._read(stop), self._write(), lambda: self.queue.put(_DONE), "ingest"
+            )
         finally:
-            for task in (reader, writer):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(reader, writer, return_exceptions=True)
             self.finished.set()
