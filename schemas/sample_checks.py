@@ -41,6 +41,8 @@ _SCALAR_FLOATS = (
     "latitude_deg",
     "longitude_deg",
 )
+#: The scalar float fields of a ``PackSample``, for checks over whole columns.
+SCALAR_FLOATS = _SCALAR_FLOATS
 
 
 def _reject(reason: RejectReason, detail: str) -> SampleRejected:

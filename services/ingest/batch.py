@@ -1,4 +1,4 @@
-"""A batch: valid rows, dead letters and the offsets they came from.
+"""A batch: accepted samples as columns, dead letters and the offsets they came from.
 
 A batch closes on size (``max_rows`` messages) or on time (``max_ms`` after
 its first message), whichever comes first. Its offsets are committed only
@@ -10,11 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from aiokafka import TopicPartition
 
+from schemas.pack_batch import SampleColumns
 from services.ingest.dlq import DeadLetter
+
+#: Where a row came from (key, payload, partition, offset), to dead-letter a
+#: row the database refuses.
+Source = tuple[bytes | None, bytes, TopicPartition, int]
 
 
 @dataclass
@@ -23,11 +27,11 @@ class Batch:
 
     max_rows: int
     max_ms: int
-    records: list[tuple[Any, ...]] = field(default_factory=list)
+    # Accepted samples, a group of columns per pack design and read; rows are
+    # numbered across the groups in order (``sources`` and ``sample_ts`` follow it).
+    groups: list[SampleColumns] = field(default_factory=list)
     sample_ts: list[datetime] = field(default_factory=list)
-    # Where each row came from (key, payload, partition, offset), to dead-letter
-    # a row the database refuses.
-    sources: list[tuple[bytes | None, bytes, TopicPartition, int]] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     # Next offset to commit per partition (last offset seen + 1).
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
@@ -40,15 +44,20 @@ class Batch:
         self.messages += 1
         self.offsets[tp] = offset + 1
 
-    def add_row(
-        self,
-        record: tuple[Any, ...],
-        ts: datetime,
-        source: tuple[bytes | None, bytes, TopicPartition, int],
-    ) -> None:
-        self.records.append(record)
-        self.sample_ts.append(ts)
-        self.sources.append(source)
+    def add_rows(self, cols: SampleColumns, sources: list[Source]) -> None:
+        """Accepted samples ``cols``; ``sources[i]`` is where row ``i`` of them came from."""
+        self.groups.append(cols)
+        self.sample_ts.extend(cols.times["ts"])
+        self.sources.extend(sources)
+
+    @property
+    def rows(self) -> int:
+        return len(self.sources)
+
+    @property
+    def room(self) -> int:
+        """Messages this batch takes before it is full."""
+        return max(0, self.max_rows - self.messages)
 
     @property
     def full(self) -> bool:

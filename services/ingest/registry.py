@@ -36,6 +36,9 @@ class DesignRegistry:
     def __call__(self, sample: PackSample) -> PackLimits | None:
         return self._limits.get(sample.vehicle_id)
 
+    def limits_of(self, vehicle_id: str) -> PackLimits | None:
+        return self._limits.get(vehicle_id)
+
     def __len__(self) -> int:
         return len(self._limits)
 

@@ -1,10 +1,13 @@
-"""A :class:`PackSample` as a ``pack_samples`` record, in COPY column order."""
+"""A :class:`PackSample` (or a batch of them as columns) as ``pack_samples`` rows."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from schemas.pack_sample import PackSample, with_cell_stats
+import numpy as np
+
+from schemas.pack_batch import SampleColumns
+from schemas.pack_sample import PackSample, array_stats, with_cell_stats
 
 #: Columns written by ingestion (``ingested_at`` takes the server's default).
 COLUMNS: tuple[str, ...] = (
@@ -38,3 +41,33 @@ def to_record(s: PackSample) -> tuple[Any, ...]:
         _int(s.charging_state), s.fault_codes or None, s.speed_kmh, s.odometer_km,
         s.latitude_deg, s.longitude_deg, s.cell_voltages, s.cell_temps,
     )  # fmt: skip
+
+
+_STATS = (
+    ("cell_voltages", "cell_voltage_min_v", "cell_voltage_max_v", "cell_voltage_mean_v",
+     "cell_voltage_min_idx", "cell_voltage_max_idx"),
+    ("cell_temps", "cell_temp_min_c", "cell_temp_max_c", "cell_temp_mean_c",
+     "cell_temp_min_idx", "cell_temp_max_idx"),
+)  # fmt: skip
+
+
+def as_stored(cols: SampleColumns) -> SampleColumns:
+    """``cols`` as :func:`to_record` would store them, changed in place and returned.
+
+    Min/max/mean fields as sent (validated), computed when absent, exactly as
+    :func:`schemas.pack_sample.with_cell_stats` computes them; an empty
+    fault-code list is stored as NULL.
+    """
+    f, ints, arrays = cols.floats, cols.ints, cols.arrays
+    absent = np.zeros(len(cols), dtype=bool)
+    for array, lo, *_ in _STATS:
+        if arrays[array].shape[1]:
+            absent |= np.isnan(f[lo])
+    for i in np.flatnonzero(absent).tolist():
+        for array, lo, hi, mean, lo_idx, hi_idx in _STATS:
+            stats = array_stats(arrays[array][i].tolist())
+            f[lo][i], f[hi][i], f[mean][i] = stats[:3] if stats else (np.nan,) * 3
+            ints[lo_idx][i], ints[hi_idx][i] = stats[3:] if stats else (-1, -1)
+    codes = cols.int_lists["fault_codes"]
+    cols.int_lists["fault_codes"] = [c or None for c in codes]
+    return cols

@@ -2,8 +2,9 @@
 
 Two tasks share one bounded queue of closed batches:
 
-- the *reader* polls Kafka, decodes and validates each message, and closes a
-  batch on size or time; when the queue is full it pauses its partitions
+- the *reader* polls Kafka, decodes and validates what each poll returned as
+  one columnar batch (:mod:`schemas.pack_batch`), and closes a batch on size
+  or time; when the queue is full it pauses its partitions
   (explicit backpressure: nothing is buffered past ``max_pending_batches``);
 - the *writer* publishes a batch's dead letters (waiting for the broker's
   acknowledgement), writes its rows (:mod:`services.ingest.writer`), and only
@@ -24,21 +25,20 @@ from typing import Any
 
 import psutil
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
-from schemas.errors import RejectReason
-from schemas.pack_sample import PackSample
-from schemas.validation import SampleRejected, decode_and_validate
+from schemas.errors import RejectReason, SampleRejected
+from schemas.pack_batch import BatchVerdict, decode_and_validate_batch
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
 from services.core.pipeline import run_reader_and_sink
-from services.ingest.batch import Batch
+from services.ingest.batch import Batch, Source
 from services.ingest.dlq import DeadLetter, DlqLimit
 from services.ingest.errors import is_retriable
 from services.ingest.registry import DesignRegistry
-from services.ingest.rows import to_record
+from services.ingest.rows import as_stored
 from services.ingest.settings import IngestSettings
 from services.ingest.writer import Writer
 
@@ -88,10 +88,10 @@ class IngestService:
         return Batch(self.s.batch_max_rows, self.s.batch_max_ms)
 
     # ----------------------------------------------------------------- reader
-    def _validate(self, value: bytes, now: datetime) -> PackSample | SampleRejected:
-        return decode_and_validate(
-            value,
-            design=self.registry,
+    def _verdict(self, values: list[bytes], now: datetime) -> BatchVerdict:
+        return decode_and_validate_batch(
+            values,
+            design=self.registry.limits_of,
             now=now,
             max_future=self.max_future,
             max_past=self.max_past,
@@ -113,43 +113,46 @@ class IngestService:
             else:
                 return
 
-    async def _decode(self, value: bytes | None) -> PackSample | SampleRejected:
-        if value is None:
-            return SampleRejected(RejectReason.UNDECODABLE, "message has no value (tombstone)")
+    async def _decode(self, values: list[bytes]) -> BatchVerdict:
         now = self.clock()
-        result = self._validate(value, now)
-        if (
-            isinstance(result, SampleRejected)
-            and result.reason_code == RejectReason.UNKNOWN_PACK_DESIGN
-            and self.registry.may_refresh()
+        verdict = self._verdict(values, now)
+        if self.registry.may_refresh() and any(
+            r.reason_code == RejectReason.UNKNOWN_PACK_DESIGN for r in verdict.rejected.values()
         ):
             await self._refresh_registry_until_done()
-            result = self._validate(value, now)
-        return result
+            verdict = self._verdict(values, now)
+        return verdict
 
-    async def _add(
-        self, tp: TopicPartition, key: bytes | None, value: bytes | None, offset: int
-    ) -> None:
-        result = await self._decode(value)
-        self.batch.note(tp, offset)
-        rejected = isinstance(result, SampleRejected)
-        if isinstance(result, SampleRejected):
-            self.batch.dead.append(
-                DeadLetter(key, value, str(result.reason_code), result.detail, tp.topic,
-                           tp.partition, offset)
-            )  # fmt: skip
-        else:
-            self.batch.add_row(to_record(result), result.ts, (key, value or b"", tp, offset))
-        # Raises DlqLimitExceeded before anything of this batch is committed. A bus
-        # missing from the registry is not a sign of a bad deploy: its samples go
-        # to the DLQ (replayable once it is registered) without counting here.
-        self.limit.record(
-            rejected
-            and not (
-                isinstance(result, SampleRejected)
-                and result.reason_code == RejectReason.UNKNOWN_PACK_DESIGN
+    async def _add(self, messages: list[tuple[TopicPartition, ConsumerRecord[Any, Any]]]) -> None:
+        """Decode and validate ``messages`` together; their rows and dead letters join the batch."""
+        values = [rec.value for _, rec in messages if rec.value is not None]
+        where = [i for i, (_, rec) in enumerate(messages) if rec.value is not None]
+        verdict = await self._decode(values)
+        rejected = {where[p]: r for p, r in verdict.rejected.items()}
+        for i, (tp, rec) in enumerate(messages):
+            self.batch.note(tp, rec.offset)
+            result = rejected.get(i)
+            if rec.value is None:
+                result = SampleRejected(
+                    RejectReason.UNDECODABLE, "message has no value (tombstone)"
+                )
+            if result is not None:
+                self.batch.dead.append(
+                    DeadLetter(rec.key, rec.value, str(result.reason_code), result.detail,
+                               tp.topic, tp.partition, rec.offset)
+                )  # fmt: skip
+            # Raises DlqLimitExceeded before anything of this batch is committed. A bus
+            # missing from the registry is not a sign of a bad deploy: its samples go
+            # to the DLQ (replayable once it is registered) without counting here.
+            self.limit.record(
+                result is not None and result.reason_code != RejectReason.UNKNOWN_PACK_DESIGN
             )
-        )
+        for cols in verdict.accepted:
+            sources: list[Source] = []
+            for p in cols.positions.tolist():
+                tp, rec = messages[where[p]]
+                sources.append((rec.key, rec.value, tp, rec.offset))
+            self.batch.add_rows(as_stored(cols), sources)
 
     async def _close_batch(self) -> None:
         if not self.batch:
@@ -181,12 +184,15 @@ class IngestService:
             fetched = await self.consumer.getmany(
                 timeout_ms=max(timeout, 1), max_records=self.s.batch_max_rows
             )
+            messages: list[tuple[TopicPartition, ConsumerRecord[Any, Any]]] = []
             for tp, records in fetched.items():
                 self.metrics.messages_in.labels(SERVICE, topic_label).inc(len(records))
-                for rec in records:
-                    await self._add(tp, rec.key, rec.value, rec.offset)
-                    if self.batch.full:
-                        await self._close_batch()
+                messages.extend((tp, rec) for rec in records)
+            while messages:
+                take, messages = messages[: self.batch.room], messages[self.batch.room :]
+                await self._add(take)
+                if self.batch.full:
+                    await self._close_batch()
             if self.batch.expired():
                 await self._close_batch()
             self._update_lag()

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import structlog
@@ -29,6 +28,7 @@ from schemas.db.rollups import (
     STAGE_NARROW_DDL,
 )
 from schemas.db.tables import pack_samples
+from schemas.pack_batch import SampleColumns
 from services.ingest.batch import Batch
 from services.ingest.errors import WriteAbandoned, is_data_error, is_retriable
 from services.ingest.pgcopy import BinaryCopyEncoder, as_source
@@ -41,18 +41,18 @@ BOOKKEEPING_SQL = """INSERT INTO ingest_batches
     VALUES ($1, $2, $3::jsonb, $4, $5)"""
 
 
-_NARROW = [COLUMNS.index(c) for c in SOURCE_COLUMNS]
 _ROWS = BinaryCopyEncoder(pack_samples, COLUMNS)
 _NARROW_ROWS = BinaryCopyEncoder(pack_samples, SOURCE_COLUMNS)
 
 
 async def copy_rows(
-    conn: asyncpg.Connection, table: str, records: list[tuple[Any, ...]], narrow: bool = False
+    conn: asyncpg.Connection, table: str, groups: Sequence[SampleColumns], narrow: bool = False
 ) -> None:
-    """COPY ``records`` into ``table`` in PostgreSQL's binary format (see pgcopy)."""
+    """COPY the rows of ``groups`` into ``table`` in PostgreSQL's binary format (see
+    pgcopy); ``narrow`` writes only the rollups' source columns."""
     enc = _NARROW_ROWS if narrow else _ROWS
     await conn.copy_to_table(
-        table, source=as_source(enc.encode(records)), columns=enc.columns, format="binary"
+        table, source=as_source(enc.encode(groups)), columns=enc.columns, format="binary"
     )
 
 
@@ -136,16 +136,16 @@ class Writer:
     async def _write_once(self, batch: Batch) -> WriteResult:
         offsets = json.dumps({f"{tp.topic}:{tp.partition}": o for tp, o in batch.offsets.items()})
         async with self._pool.acquire() as conn, conn.transaction():
-            inserted = await self._copy_fast(conn, batch.records)
+            inserted = await self._copy_fast(conn, batch.groups)
             if inserted is None:
-                inserted = await self._copy_and_move(conn, batch.records)
+                inserted = await self._copy_and_move(conn, batch.groups)
             await conn.execute(
-                BOOKKEEPING_SQL, self._group, self._topic, offsets, len(batch.records), inserted
+                BOOKKEEPING_SQL, self._group, self._topic, offsets, batch.rows, inserted
             )
-        return WriteResult(len(batch.records), inserted, [])
+        return WriteResult(batch.rows, inserted, [])
 
     async def _copy_fast(
-        self, conn: asyncpg.Connection, records: list[tuple[Any, ...]]
+        self, conn: asyncpg.Connection, groups: Sequence[SampleColumns]
     ) -> int | None:
         """COPY straight into pack_samples; None when a row is already stored.
 
@@ -153,36 +153,39 @@ class Writer:
         plus one of their narrow rollup columns. A unique violation rolls the
         savepoint back and the caller takes the deduplicating path.
         """
-        if not records:
+        rows = sum(len(g) for g in groups)
+        if not rows:
             return 0
         try:
             async with conn.transaction():
-                await copy_rows(conn, "pack_samples", records)
+                await copy_rows(conn, "pack_samples", groups)
         except asyncpg.UniqueViolationError:
             return None
         if not self._timescale:
-            narrow = [tuple(r[i] for i in _NARROW) for r in records]
-            await copy_rows(conn, "pack_samples_stage_narrow", narrow, narrow=True)
+            await copy_rows(conn, "pack_samples_stage_narrow", groups, narrow=True)
             await conn.execute(MERGE_NARROW_SQL)
-        return len(records)
+        return rows
 
-    async def _copy_and_move(self, conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> int:
-        if not records:
+    async def _copy_and_move(
+        self, conn: asyncpg.Connection, groups: Sequence[SampleColumns]
+    ) -> int:
+        if not any(len(g) for g in groups):
             return 0
-        await copy_rows(conn, "pack_samples_stage", records)
+        await copy_rows(conn, "pack_samples_stage", groups)
         row = await conn.fetchrow(self._sql)
         return int(row["inserted"])
 
     async def _write_isolating(self, batch: Batch, first: BaseException) -> WriteResult:
         """Write row by row (savepoints) to find the rows the database refuses."""
-        log.warning("db_refused_batch_isolating", error=repr(first), rows=len(batch.records))
+        log.warning("db_refused_batch_isolating", error=repr(first), rows=batch.rows)
         refused: list[tuple[int, str]] = []
         inserted = 0
+        singles = (g.take([j]) for g in batch.groups for j in range(len(g)))
         async with self._pool.acquire() as conn, conn.transaction():
-            for i, record in enumerate(batch.records):
+            for i, single in enumerate(singles):
                 try:
                     async with conn.transaction():
-                        inserted += await self._copy_and_move(conn, [record])
+                        inserted += await self._copy_and_move(conn, [single])
                 except asyncpg.PostgresError as exc:
                     if not is_data_error(exc):
                         raise  # an outage (retried by write) or a fault that is not the data's
@@ -191,6 +194,6 @@ class Writer:
                 {f"{tp.topic}:{tp.partition}": o for tp, o in batch.offsets.items()}
             )
             await conn.execute(
-                BOOKKEEPING_SQL, self._group, self._topic, offsets, len(batch.records), inserted
+                BOOKKEEPING_SQL, self._group, self._topic, offsets, batch.rows, inserted
             )
-        return WriteResult(len(batch.records), inserted, refused)
+        return WriteResult(batch.rows, inserted, refused)

@@ -1,0 +1,301 @@
+"""A batch of ``telemetry.pack.v1`` payloads decoded and validated at once, into columns.
+
+Ingestion validates every sample it stores, thousands a second; one sample at
+a time the checks cost as much as the decoding. :func:`decode_and_validate_batch`
+decodes each payload with the contract's own decoder, then checks the value
+rules of each pack design over whole columns with numpy and returns the
+accepted samples as :class:`SampleColumns`, one 2-D array per cell array and
+one array per scalar field, ready for a columnar writer.
+
+The column checks only *certify*: a payload they do not certify (one that does
+not decode, comes from a vehicle without a design, or breaks any rule) is
+handed to :func:`schemas.validation.decode_and_validate`, which is
+authoritative. So every payload gets exactly the verdict, reason and detail
+it gets on its own; the batch only makes the common case cheap.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from schemas.errors import MessageDecodeError, SampleRejected
+from schemas.limits import (
+    DEFAULT_MAX_FUTURE,
+    DEFAULT_MAX_PAST,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    FAULT_CODE_MAX,
+    ID_MAX_LEN,
+    SEQ_MAX,
+    PackLimits,
+)
+from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, decode_pack_sample
+from schemas.pack_sample import PackSample
+from schemas.sample_checks import SCALAR_FLOATS
+from schemas.validation import decode_and_validate
+
+#: Finds the limits of a vehicle's pack by vehicle id; None when it is unknown.
+DesignOfVehicle = Callable[[str], PackLimits | None]
+
+TEXT_FIELDS = ("vehicle_id", "pack_id")
+TIME_FIELDS = ("ts", "received_at")
+#: Integer fields; in :attr:`SampleColumns.ints` a None is -1 (every valid value is >= 0).
+INT_FIELDS = (
+    "seq",
+    "cell_voltage_min_idx",
+    "cell_voltage_max_idx",
+    "cell_temp_min_idx",
+    "cell_temp_max_idx",
+    "contactor_state",
+    "hvil_state",
+    "charging_state",
+)
+ARRAY_FIELDS = ("cell_voltages", "cell_temps")
+INT_LIST_FIELDS = ("fault_codes",)
+
+
+@dataclass
+class SampleColumns:
+    """Accepted samples of one pack design, field by field, in input order.
+
+    ``positions`` are the samples' indices in the input batch. Float fields
+    hold NaN where the sample has None (an accepted sample has no other NaN);
+    integer fields hold -1 for None; ``arrays`` are 2-D, one row per sample.
+    """
+
+    positions: NDArray[np.intp]
+    text: dict[str, list[Any]] = field(default_factory=dict)
+    times: dict[str, list[Any]] = field(default_factory=dict)
+    floats: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    ints: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    arrays: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    int_lists: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def take(self, rows: Sequence[int] | NDArray[np.intp]) -> SampleColumns:
+        """The columns of ``rows`` only (indices into this object)."""
+        idx = np.asarray(rows, dtype=np.intp)
+        picked = idx.tolist()
+        return SampleColumns(
+            positions=self.positions[idx],
+            text={k: [v[i] for i in picked] for k, v in self.text.items()},
+            times={k: [v[i] for i in picked] for k, v in self.times.items()},
+            floats={k: v[idx] for k, v in self.floats.items()},
+            ints={k: v[idx] for k, v in self.ints.items()},
+            arrays={k: v[idx] for k, v in self.arrays.items()},
+            int_lists={k: [v[i] for i in picked] for k, v in self.int_lists.items()},
+        )
+
+
+@dataclass
+class BatchVerdict:
+    """What became of every payload: accepted columns, or a rejection by index."""
+
+    accepted: list[SampleColumns]
+    rejected: dict[int, SampleRejected]
+
+    @property
+    def accepted_count(self) -> int:
+        return sum(len(c) for c in self.accepted)
+
+
+def columns_of(samples: Sequence[PackSample], positions: Sequence[int]) -> SampleColumns:
+    """The columns of ``samples`` as they are (no checks); arrays must share a length."""
+
+    def ints(name: str) -> NDArray[np.int64]:
+        return np.array(
+            [-1 if v is None else int(v) for v in (getattr(s, name) for s in samples)],
+            dtype=np.int64,
+        ).reshape(len(samples))
+
+    def floats(name: str) -> NDArray[np.float64]:
+        return np.array([getattr(s, name) for s in samples], dtype=np.float64).reshape(len(samples))
+
+    def array(name: str) -> NDArray[np.float64]:
+        rows = [getattr(s, name) for s in samples]
+        width = len(rows[0]) if rows else 0
+        return np.array(rows, dtype=np.float64).reshape(len(samples), width)
+
+    return SampleColumns(
+        positions=np.asarray(positions, dtype=np.intp),
+        text={n: [getattr(s, n) for s in samples] for n in TEXT_FIELDS},
+        times={n: [getattr(s, n) for s in samples] for n in TIME_FIELDS},
+        floats={n: floats(n) for n in SCALAR_FLOATS},
+        ints={n: ints(n) for n in INT_FIELDS},
+        arrays={n: array(n) for n in ARRAY_FIELDS},
+        int_lists={n: [getattr(s, n) for s in samples] for n in INT_LIST_FIELDS},
+    )
+
+
+def _id_ok(value: str | None) -> bool:
+    return value is None or (0 < len(value) <= ID_MAX_LEN and value.strip() == value)
+
+
+def _index_ok(value: int | None, n: int) -> bool:
+    return value is None or 0 <= value < n
+
+
+def _row_ok(s: PackSample, d: PackLimits, earliest: datetime, latest: datetime) -> bool:
+    """The per-sample rules that are cheap in Python: identity, time, shapes, indices."""
+    n_cells, n_sensors = d.cells_in_series, d.temp_sensors
+    codes = s.fault_codes
+    return (
+        s.schema_version in SUPPORTED_SCHEMA_VERSIONS
+        and _id_ok(s.vehicle_id)
+        and _id_ok(s.pack_id)
+        and 0 <= s.seq <= SEQ_MAX
+        and s.ts.utcoffset() is not None
+        and (s.received_at is None or s.received_at.utcoffset() is not None)
+        and earliest <= s.ts <= latest
+        and len(s.cell_voltages) == n_cells
+        and len(s.cell_temps) == n_sensors
+        and _index_ok(s.cell_voltage_min_idx, n_cells)
+        and _index_ok(s.cell_voltage_max_idx, n_cells)
+        and _index_ok(s.cell_temp_min_idx, n_sensors)
+        and _index_ok(s.cell_temp_max_idx, n_sensors)
+        and len(codes) <= d.max_fault_codes
+        and (not codes or (min(codes) >= 0 and max(codes) <= FAULT_CODE_MAX))
+    )
+
+
+def _ranges(d: PackLimits) -> list[tuple[str, float, float, bool]]:
+    """(field, low, high, required) for every scalar float rule of design ``d``."""
+    v_lo, v_hi, t_lo, t_hi = d.cell_voltage_min_v, d.cell_voltage_max_v, d.temp_min_c, d.temp_max_c
+    temps = ("cell_temp_min_c", "cell_temp_max_c", "cell_temp_mean_c", "coolant_inlet_c",
+             "coolant_outlet_c", "ambient_c")  # fmt: skip
+    return [
+        ("pack_voltage_v", d.pack_voltage_min_v, d.pack_voltage_ceiling_v, True),
+        ("pack_current_a", -d.current_max_abs_a, d.current_max_abs_a, True),
+        ("soc_pct", d.soc_min_pct, d.soc_max_pct, True),
+        ("soh_pct", d.soh_min_pct, d.soh_max_pct, False),
+        ("cell_voltage_min_v", v_lo, v_hi, False),
+        ("cell_voltage_max_v", v_lo, v_hi, False),
+        ("cell_voltage_mean_v", v_lo, v_hi, False),
+        *((name, t_lo, t_hi, False) for name in temps),
+        ("insulation_kohm", 0.0, d.insulation_max_kohm, False),
+        ("speed_kmh", d.speed_min_kmh, d.speed_max_kmh, False),
+        ("odometer_km", 0.0, d.odometer_max_km, False),
+        ("latitude_deg", -90.0, 90.0, False),
+        ("longitude_deg", -180.0, 180.0, False),
+    ]
+
+
+def _certified(cols: SampleColumns, d: PackLimits) -> NDArray[np.bool_]:
+    """Rows of ``cols`` that pass every value and consistency rule of design ``d``."""
+    f = cols.floats
+    ok = np.ones(len(cols), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for name, lo, hi, required in _ranges(d):
+            col = f[name]
+            inside = (col >= lo) & (col <= hi)
+            ok &= inside if required else (inside | np.isnan(col))
+        for name, lo, hi in (
+            ("cell_voltages", d.cell_voltage_min_v, d.cell_voltage_max_v),
+            ("cell_temps", d.temp_min_c, d.temp_max_c),
+        ):
+            a = cols.arrays[name]
+            ok &= ((a >= lo) & (a <= hi)).all(axis=1)
+        # Summaries must not contradict themselves (a comparison with NaN,
+        # i.e. an absent field, is False: absent fields pass, as in check_consistency).
+        for prefix, unit in (("cell_voltage", "v"), ("cell_temp", "c")):
+            lo_, hi_, mean = (f[f"{prefix}_{k}_{unit}"] for k in ("min", "max", "mean"))
+            ok &= ~(lo_ > hi_) & ~(mean < lo_) & ~(mean > hi_)
+    ok &= np.isnan(f["latitude_deg"]) == np.isnan(f["longitude_deg"])
+    return ok
+
+
+def _decode_into(
+    payloads: Sequence[Buffer],
+    design: DesignOfVehicle,
+    earliest: datetime,
+    latest: datetime,
+    max_bytes: int,
+    by_design: dict[PackLimits, tuple[list[PackSample], list[int]]],
+    uncertified: list[int],
+) -> None:
+    """Decode each payload; group those passing the per-sample rules by design."""
+    for i, data in enumerate(payloads):
+        if len(data) > max_bytes:
+            uncertified.append(i)
+            continue
+        try:
+            sample = decode_pack_sample(data)
+        except MessageDecodeError:
+            uncertified.append(i)
+            continue
+        d = design(sample.vehicle_id)
+        if d is None or not _row_ok(sample, d, earliest, latest):
+            uncertified.append(i)
+            continue
+        group = by_design.setdefault(d, ([], []))
+        group[0].append(sample)
+        group[1].append(i)
+
+
+def decode_and_validate_batch(
+    payloads: Sequence[Buffer],
+    *,
+    design: DesignOfVehicle,
+    now: datetime,
+    max_future: timedelta = DEFAULT_MAX_FUTURE,
+    max_past: timedelta = DEFAULT_MAX_PAST,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> BatchVerdict:
+    """Decode and validate ``payloads``; the same verdict for each as one at a time.
+
+    Equivalent to calling :func:`schemas.validation.decode_and_validate` on
+    each payload (with ``design`` looked up by the sample's vehicle id):
+    a payload it would accept is in ``accepted`` (its fields as decoded), one it
+    would reject is in ``rejected`` under its index with the same
+    :class:`SampleRejected`. Exceptions raised by ``design`` propagate.
+    """
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    earliest, latest = now - max_past, now + max_future
+    by_design: dict[PackLimits, tuple[list[PackSample], list[int]]] = {}
+    uncertified: list[int] = []
+    # Decoding allocates two lists per sample and no reference cycles: the
+    # collector's passes over a batch's young objects would only add to its cost.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _decode_into(payloads, design, earliest, latest, max_bytes, by_design, uncertified)
+    finally:
+        if collecting:
+            gc.enable()
+
+    accepted: list[SampleColumns] = []
+    for d, (samples, positions) in by_design.items():
+        cols = columns_of(samples, positions)
+        ok = _certified(cols, d)
+        if ok.all():
+            accepted.append(cols)
+            continue
+        accepted.append(cols.take(np.flatnonzero(ok)))
+        uncertified.extend(int(i) for i in cols.positions[~ok])
+
+    def lookup(s: PackSample) -> PackLimits | None:
+        return design(s.vehicle_id)
+
+    rejected: dict[int, SampleRejected] = {}
+    late: list[tuple[PackSample, int]] = []
+    for i in sorted(uncertified):
+        result = decode_and_validate(
+            payloads[i], design=lookup, now=now, max_future=max_future,
+            max_past=max_past, max_bytes=max_bytes,
+        )  # fmt: skip
+        if isinstance(result, SampleRejected):
+            rejected[i] = result
+        else:  # valid after all: the column checks are stricter than the rules
+            late.append((result, i))
+    for s, i in late:
+        accepted.append(columns_of([s], [i]))
+    return BatchVerdict([c for c in accepted if len(c)], rejected)
