@@ -20,7 +20,7 @@ from models.chemistry import design_by_id
 from models.findings import Finding
 from models.frame import Frame
 from models.onnx_io import Model
-from models.thermal import SETTLE_S, ThermalState
+from models.thermal import SENSOR_FEATURES, SETTLE_S, ThermalState
 from schemas.common import AnomalyKind, Severity
 
 #: Sensor-model classes, in the order of its probability columns.
@@ -38,6 +38,33 @@ INSULATION_RATIO = 0.6
 DROPOUT_SHARE = 0.003
 #: Coolant outlet-over-inlet rise (5-minute average) that means lost flow.
 COOLANT_DT_C = 6.0
+#: What a sensor-model finding needs the readings to show before it is raised.
+#: On the fault-free training and calibration fleets a sensor's slow local
+#: residual (its departure from its neighbours, calibration offset removed)
+#: stays within -1.0..+1.3 degC, its fast one within +-1.7 degC, and a cell's
+#: extra series resistance under 0.13 mOhm: the model's probabilities alone
+#: fire on that noise. Heating must lift its sensor 1.8 degC over its
+#: neighbours on both averages (about two 1-degC DBC steps: what four cells'
+#: mean shows of one cell 7 degC hot); a faulty sensor must read 2 degC off its
+#: neighbours, be stuck while they move, or drop out.
+HEAT_LOCAL_C = 1.8
+SENSOR_LOCAL_C = 2.0
+STUCK_SCORE = -2.0
+#: Extra series resistance in one cell tap that is a loose connection on its own
+#: (a short or a sensor fault moves no tap voltage with the current): 0.2 mOhm,
+#: 1.5 times the healthy maximum; at 120 A of charge it dissipates 2.9 W in the joint.
+HOT_SPOT_MOHM = 0.2
+#: The whole pack running this much hotter over its coolant than its load explains
+#: (10-minute mean over every sensor; healthy packs stay within 1 degC) is heat the
+#: loop no longer carries away, once the pack has been powered an hour: a pack that
+#: starts hot sheds its stored heat with the cells' time constant on their plates
+#: (m cp / hA ~ 5.4 kg * 1000 J/kgK / 2.6 W/K ~ 35 min), and that is not a fault.
+PACK_HOT_C = 2.0
+PACK_HOT_AFTER_S = 3600.0
+#: Pack residual the cooling model's finding needs beside its probability.
+PACK_WARM_C = 1.0
+#: How long the chiller must fall short of its duty (models/thermal.py) to be failed.
+CHILLER_SHORT_S = 300.0
 
 
 @dataclass
@@ -119,8 +146,11 @@ class Detector:
             if len(settled) == 0:
                 continue
             fs, rs = f.take(settled), rows[settled]
+            x = st.sensor_features(rs).reshape(len(rs), st.s, -1)
+            out.extend(self._hot_joints(st, rs, fs, x))
             if sensor_model is not None:
-                prob = sensor_model.run(st.sensor_features(rs)).reshape(len(rs), st.s, -1)
+                prob = sensor_model.run(x.reshape(len(rs) * st.s, -1)).reshape(len(rs), st.s, -1)
+                prob = prob * corroborated(x)
                 out.extend(self._sensor_findings(st, rs, fs, prob, sensor_model.version))
             if pack_model is not None:
                 pp = pack_model.run(st.pack_features(rs, fs.inlet_c, fs.ambient_c))
@@ -150,6 +180,24 @@ class Detector:
                                float(share[b, j]), "plausibility-1", sensor=int(j),
                                evidence={"mode": "dropout", "dropout_share": float(share[b, j]),
                                          "limit_share": DROPOUT_SHARE}))  # fmt: skip
+        return out
+
+    def _hot_joints(
+        self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame, x: npt.NDArray[np.float32]
+    ) -> list[Finding]:
+        """A cell tap whose voltage follows the current through an extra resistance."""
+        out = []
+        rex = x[:, :, _REX]
+        for b in np.flatnonzero(rex.max(axis=1) >= HOT_SPOT_MOHM):
+            j = int(np.argmax(rex[b]))
+            r = int(rows[b])
+            cell, r_mohm, drain = st.cell_evidence(r, j, by="resistance")
+            out.append(Finding(f.vehicle_ids[b], AnomalyKind.CONNECTION_HOT_SPOT, Severity.WARNING,
+                               r_mohm, PHYSICS_VERSION, sensor=j, cell=cell,
+                               evidence={"r_excess_mohm": r_mohm, "limit_mohm": HOT_SPOT_MOHM,
+                                         "sensor_temp_c": float(st.t_hold[r, j]),
+                                         "local_residual_c": float(st.loc_f[r, j]),
+                                         "cell_drain_mv": drain}))  # fmt: skip
         return out
 
     def _sensor_findings(
@@ -201,18 +249,27 @@ class Detector:
         out = []
         # Coolant warming by COOLANT_DT_C from inlet to outlet means the flow has
         # collapsed whatever the model says (healthy flow keeps it at 1-4 degC).
-        flow_lost = self._cdt_sustained(st, rows) >= COOLANT_DT_C
-        for b in np.flatnonzero((prob[:, 1] >= self.th.cooling) | flow_lost):
+        # Every cooling check needs the pump running (the bus powered): a parked
+        # pack's still coolant tells nothing about the loop.
+        pumping = st.pwr[rows] >= 0.5
+        flow_lost = pumping & (self._cdt_sustained(st, rows) >= COOLANT_DT_C)
+        chiller = st.chill_s[rows] >= CHILLER_SHORT_S
+        pack_hot = (st.pres_m[rows] >= PACK_HOT_C) & (st.on_s[rows] >= PACK_HOT_AFTER_S)
+        model = (prob[:, 1] >= self.th.cooling) & cooling_corroborated(st, rows)
+        for b in np.flatnonzero(model | flow_lost | chiller | pack_hot):
             r = int(rows[b])
+            source = version if model[b] else PHYSICS_VERSION
             tmax = float(st.t_hold[r].max())
             sev = Severity.CRITICAL if tmax >= 45.0 else Severity.WARNING
             out.append(Finding(f.vehicle_ids[b], AnomalyKind.COOLING_FAILURE, sev,
-                               float(prob[b, 1]), version,
+                               float(prob[b, 1]), source,
                                evidence={"probability": float(prob[b, 1]),
                                          "max_temp_c": tmax,
-                                         "pack_residual_c": float(st.res_f[r].mean()),
+                                         "pack_residual_c": float(st.pres_m[r]),
+                                         "pack_residual_limit_c": PACK_HOT_C,
                                          "coolant_dt_c": float(st.cdt[r]),
                                          "coolant_dt_limit_c": COOLANT_DT_C,
+                                         "chiller_short_s": float(st.chill_s[r]),
                                          "inlet_c": float(f.inlet_c[b])}))  # fmt: skip
         return out
 
@@ -220,6 +277,34 @@ class Detector:
     def _cdt_sustained(st: ThermalState, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         out: npt.NDArray[np.float64] = st.cdt[rows]
         return out
+
+
+PHYSICS_VERSION = "physics-1"
+_LOCAL, _LOCAL_SLOW, _STUCK, _DROPOUT, _REX = (
+    SENSOR_FEATURES.index(n)
+    for n in ("local_c", "local_slow_c", "stuck_score", "dropout_share", "r_excess_mohm")
+)
+
+
+def cooling_corroborated(st: ThermalState, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Packs where the readings back the cooling model: pumping, and running warm over the load."""
+    out: npt.NDArray[np.bool_] = (st.pwr[rows] >= 0.5) & (st.pres_m[rows] >= PACK_WARM_C)
+    return out
+
+
+def corroborated(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per sensor and class of :data:`SENSOR_CLASSES`: 1 where the readings back the class."""
+    heat = (x[..., _LOCAL_SLOW] >= HEAT_LOCAL_C) & (x[..., _LOCAL] >= HEAT_LOCAL_C)
+    joint = heat | (x[..., _REX] >= HOT_SPOT_MOHM)
+    faulty = (
+        (np.abs(x[..., _LOCAL_SLOW]) >= SENSOR_LOCAL_C)
+        | (x[..., _STUCK] <= STUCK_SCORE)
+        | (x[..., _DROPOUT] >= DROPOUT_SHARE)
+    )
+    out: npt.NDArray[np.float32] = np.stack(
+        [np.ones_like(heat), heat, joint, faulty], axis=-1
+    ).astype(np.float32)
+    return out
 
 
 def _concat(a: Frame, b: Frame) -> Frame:

@@ -29,7 +29,11 @@ def evaluate(state: ThermalState, rows: np.ndarray, f: Frame) -> list[Finding]:
     t_min = np.where(valid_any, np.nanmin(np.nan_to_num(temps, nan=999.0), axis=1), np.nan)
     j_max = np.argmax(np.nan_to_num(temps, nan=-99.0), axis=1)
     rate = (state.t_f[rows] - state.t_s[rows]) / (TAU_MED - TAU_FAST) * 60.0
-    cdt = f.outlet_c - f.inlet_c
+    # Outlet over inlet means heat carried only while the pump runs (the bus is
+    # powered); in a parked pack the still coolant warms toward its cells and
+    # the two sensors read whatever the pipes hold.
+    pumping = state.pwr[rows] >= 0.5
+    cdt = np.where(pumping, f.outlet_c - f.inlet_c, np.nan)
     for b, vid in enumerate(f.vehicle_ids):
         tm = float(t_max[b])
         if tm >= lim.over_temp_warn_c:

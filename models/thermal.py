@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from models.chemistry import chemistry
 from models.frame import Frame
-from models.limits import OPEN_SENSOR_C
+from models.limits import LIMITS, OPEN_SENSOR_C
 from schemas.fleet import PackDesign
 
 F64 = npt.NDArray[np.float64]
@@ -89,6 +89,12 @@ BASE_STEP_MOHM = 0.1  # the same for each cell's resistance baseline
 #: History a pack needs before the models judge it: the slow averages settle.
 SETTLE_S = 1800.0
 MAX_GAP_S = 600.0  # a longer gap restarts a pack's averages: old state says nothing now
+#: Pack current (either sign) above which the bus is powered: its auxiliaries
+#: alone draw 2.5 kW (~4 A at 650 V); a parked pack reads its offset and noise (< 1.5 A).
+POWERED_A = 2.0
+#: Inlet above what a working chiller would reach that counts as a shortfall:
+#: more than two DBC steps, so quantisation alone never makes one.
+CHILLER_SHORT_C = 2.5
 
 
 def _alpha(dt: F64, tau: float) -> F64:
@@ -121,7 +127,7 @@ class ThermalState:
     stuck_b: F64
     t_f: F64
     t_s: F64
-    e_dv: F64
+    dv_prev: F64
     e_dvi: F64
     dvc_f: F64
     dvc_s: F64
@@ -130,11 +136,15 @@ class ThermalState:
     first_ts: F64
     i2_s: F64
     i2_f: F64
-    e_i: F64
+    i_prev: F64
     e_ii: F64
     cdt: F64
     ins_peak: F64
     pres_s: F64
+    pres_m: F64
+    pwr: F64
+    on_s: F64
+    chill_s: F64
 
     def __init__(self, design: PackDesign, expected: ExpectedFn | None, capacity: int = 16) -> None:
         self.design = design
@@ -157,17 +167,21 @@ class ThermalState:
         old = dict(self.__dict__)
         fields_ps = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "stuck_a",
                      "stuck_b", "t_f", "t_s")  # fmt: skip
-        fields_pc = ("e_dv", "e_dvi", "dvc_f", "dvc_s", "rex_b")
+        fields_pc = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "rex_b")
         fields_p = (
             "last_ts",
             "first_ts",
             "i2_s",
             "i2_f",
-            "e_i",
+            "i_prev",
             "e_ii",
             "cdt",
             "ins_peak",
             "pres_s",
+            "pres_m",
+            "pwr",
+            "on_s",
+            "chill_s",
         )
         for name in fields_ps:
             self.__dict__[name] = np.zeros((cap, s))
@@ -255,15 +269,23 @@ class ThermalState:
         self.loc_f[r] = loc
         self.loc_s[r] = ew(self.loc_s[r], loc, TAU_SLOW)
         self.pres_s[r] = ew(self.pres_s[r], self.res_f[r].mean(axis=1), TAU_SLOW, d0, i0)
+        self.pres_m[r] = ew(self.pres_m[r], self.res_f[r].mean(axis=1), TAU_MED, d0, i0)
+        self._cooling_loop(f, r, dt, restart, valid)
 
-        # Per-cell voltage deviation from the pack median, regressed on current:
-        # cov(dv, I) / var(I) is the cell's extra series resistance.
+        # Per-cell voltage deviation from the pack median, its steps regressed on
+        # the current's steps: E[d(dv) dI] / E[dI^2] is the cell's extra series
+        # resistance. Steps, not levels: near the ends of the OCV curve the cells'
+        # capacity spread moves their deviations with the charge they pass, which
+        # a regression of levels on current mistakes for resistance (tens of mV
+        # over a charge); from one sample to the next that drift is negligible.
         i = f.current_a
         dv = f.cell_v - np.median(f.cell_v, axis=1, keepdims=True)
-        self.e_i[r] = ew(self.e_i[r], i, TAU_SLOW, d0, i0)
-        self.e_ii[r] = ew(self.e_ii[r], i * i, TAU_SLOW, d0, i0)
-        self.e_dv[r] = ew(self.e_dv[r], dv, TAU_SLOW)
-        self.e_dvi[r] = ew(self.e_dvi[r], dv * i[:, None], TAU_SLOW)
+        di = np.where(restart, 0.0, i - self.i_prev[r])
+        ddv = np.where(init, 0.0, dv - self.dv_prev[r])
+        self.e_ii[r] = ew(self.e_ii[r], di * di, TAU_SLOW, d0, i0)
+        self.e_dvi[r] = ew(self.e_dvi[r], ddv * di[:, None], TAU_SLOW)
+        self.i_prev[r] = i
+        self.dv_prev[r] = dv
         rex = self.r_excess(r)
         # Aged cells differ in resistance for good; a loose joint is a change. A
         # robust baseline per cell (steps clipped) keeps the first out of the features.
@@ -281,6 +303,41 @@ class ThermalState:
         self.last_ts[r] = f.ts_s
         self.seen[r] = True
         return r
+
+    def _cooling_loop(
+        self,
+        f: Frame,
+        r: IDX,
+        dt: F64,
+        restart: npt.NDArray[np.bool_],
+        valid: npt.NDArray[np.bool_],
+    ) -> None:
+        """Powered time, and how long the chiller has fallen short of its duty.
+
+        The chiller is surely running when three sensors read 2 degC over its
+        start temperature (one hot or drifting sensor does not count); then a
+        working one holds the inlet at max(set point, outlet - its pull) within
+        a few inlet time constants (90 s). An inlet well above that, for as long
+        as the chiller is demanded, is a chiller or radiator fan that has failed.
+        """
+        lim = LIMITS[self.design.design_id]
+        powered = (np.abs(np.nan_to_num(f.current_a)) >= POWERED_A).astype(np.float64)
+        self.pwr[r] = np.where(
+            restart, powered, self.pwr[r] + _alpha(dt, TAU_FAST) * (powered - self.pwr[r])
+        )
+        on = self.pwr[r] >= 0.5
+        self.on_s[r] = np.where(on & ~restart, self.on_s[r] + dt, 0.0)
+        third = np.partition(np.where(valid, f.temps, -np.inf), -3, axis=1)[:, -3]
+        want = np.maximum(lim.chiller_setpoint_c, f.outlet_c - lim.chiller_pull_c)
+        with np.errstate(invalid="ignore"):
+            short = (third >= lim.chiller_on_above_c + 2.0) & (f.inlet_c - want >= CHILLER_SHORT_C)
+        short &= on & ~restart
+        # A leaky count: a sample or two at the boundary (quantised inlet, a
+        # coasting moment) does not restart it; a working chiller empties it fast.
+        self.chill_s[r] = np.where(
+            short, self.chill_s[r] + dt, np.maximum(self.chill_s[r] - 3.0 * dt, 0.0)
+        )
+        self.chill_s[r] = np.where(restart, 0.0, self.chill_s[r])
 
     def _expected(self, tc: F64, amb: F64, r: IDX, cdt: F64) -> F64:
         if self.expected is None:
@@ -304,10 +361,10 @@ class ThermalState:
 
     def r_excess(self, r: IDX) -> F64:
         """Each cell's series resistance above the pack median, mOhm (packs, cells)."""
-        var = np.maximum(self.e_ii[r] - self.e_i[r] ** 2, 1.0)
-        cov = self.e_dvi[r] - self.e_dv[r] * self.e_i[r][:, None]
+        var = np.maximum(self.e_ii[r], 1.0)
+        cov = self.e_dvi[r]
         # Charging current is positive, and a resistance raises the tap voltage
-        # when charging: R = cov(dV, I) / var(I). Only trust it with current spread.
+        # when charging: R = E[d(dV) dI] / E[dI^2]. Only trust it with current steps.
         out: F64 = np.where(var[:, None] > 100.0, 1e3 * cov / var[:, None], 0.0)
         return out
 
@@ -354,12 +411,14 @@ class ThermalState:
         x[:, 9] = self.is_lfp
         return x
 
-    def cell_evidence(self, r: int, sensor: int) -> tuple[int, float, float]:
-        """For one sensor: (cell with most evidence, its R excess mOhm, its drain mV)."""
+    def cell_evidence(self, r: int, sensor: int, by: str = "both") -> tuple[int, float, float]:
+        """For one sensor: (cell with most evidence, its R excess mOhm, its drain mV).
+
+        ``by`` "resistance" picks the cell by its extra resistance alone."""
         cells = np.flatnonzero(self.cell_sensor == sensor)
         rex = self.r_excess(np.array([r]))[0] - self.rex_b[r]
         rex = rex - np.median(rex)
         drain = 1e3 * (self.dvc_f[r] - self.dvc_s[r])
-        score = rex[cells] - drain[cells]
+        score = rex[cells] - (drain[cells] if by == "both" else 0.0)
         k = int(cells[int(np.argmax(score))])
         return k, float(rex[k]), float(drain[k])

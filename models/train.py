@@ -19,7 +19,7 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier  
 from sklearn.linear_model import LinearRegression  # type: ignore[import-untyped]
 
 from models.chemistry import design_by_id
-from models.detector import SENSOR_CLASSES, Detector
+from models.detector import SENSOR_CLASSES, Detector, cooling_corroborated, corroborated
 from models.loop import WARMUP_S, detector_passes, soh_windows
 from models.onnx_io import ONNX_DIR, export, load
 from models.simdata import RUNS, true_soh
@@ -165,8 +165,12 @@ def calibrate(out: Path) -> dict[str, Any]:
             return
         faulty = {f.vehicle_id for f in fleet.faults}
         for st, f, rows in pend.values():
-            ps = det.models["sensor"].run(st.sensor_features(rows)).reshape(len(rows), st.s, -1)
+            # Calibrated on what the detector acts on: probabilities the readings back.
+            x = st.sensor_features(rows)
+            ps = det.models["sensor"].run(x).reshape(len(rows), st.s, -1)
+            ps = ps * corroborated(x.reshape(len(rows), st.s, -1))
             pp = det.models["pack"].run(st.pack_features(rows, f.inlet_c, f.ambient_c))
+            pp = pp * cooling_corroborated(st, rows)[:, None]
             for b, vid in enumerate(f.vehicle_ids):
                 if vid in faulty:
                     continue

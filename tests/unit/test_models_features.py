@@ -95,3 +95,51 @@ def test_thermal_state_sees_extra_resistance_dropout_and_stuck() -> None:
     assert x[9, 6] > 0.3 and x[0, 6] == 0.0  # dropout share
     assert x[5, 5] < -1.0 and abs(x[0, 5]) < 0.5  # stuck score: far below its neighbours
     assert st.cell_evidence(0, 10)[0] == 40
+
+
+def _run_loop(inlet: float, current: float, seconds: int = 900) -> float:
+    """Seconds of chiller shortfall after ``seconds`` of a hot pack (33 degC), outlet 30 degC."""
+    st = ThermalState(NMC_R3, None)
+    for k in range(0, seconds, 10):
+        f = _frame(NMC_R3, 1, 1000.0 + k, current_a=np.array([current]),
+                   temps=np.full((1, 44), 33.0), inlet_c=np.array([inlet]),
+                   outlet_c=np.array([30.0]))  # fmt: skip
+        st.update(f)
+    return float(st.chill_s[0])
+
+
+def test_chiller_shortfall_needs_a_demanded_chiller_on_a_powered_bus() -> None:
+    # A working chiller holds the inlet at max(24, 30 - 9.1) = 24 degC: no shortfall.
+    assert _run_loop(inlet=24.0, current=-40.0) == 0.0
+    # An inlet 5 degC above that while the pack is hot and powered: the chiller fails.
+    assert _run_loop(inlet=29.0, current=-40.0) >= 800.0
+    # Parked (no current): the pump and chiller are off by design, not failed.
+    assert _run_loop(inlet=29.0, current=0.5) == 0.0
+
+
+def test_detector_finds_a_loose_joint_from_its_tap_voltage_alone() -> None:
+    from models.detector import Detector, corroborated
+    from schemas.common import AnomalyKind
+
+    det = Detector({})
+    rng = np.random.default_rng(1)
+    found = []
+    for k in range(0, 5400, 5):
+        i = rng.uniform(-200, 150, 1)
+        v = np.full((1, 176), 3.7) + rng.normal(0, 0.0008, (1, 176))
+        if k >= 2400:
+            v[0, 40] += i[0] * 1.2e-3  # a joint loosens: +1.2 mOhm after 40 minutes
+        temps = np.round(30.0 + rng.normal(0, 0.3, (1, 44)))
+        det.update(_frame(NMC_R3, 1, 1000.0 + k, current_a=i, cell_v=v, temps=temps))
+        if k % 30 == 0:
+            found += [(k, x) for x in det.score()[0]]
+    hot = [(k, x) for k, x in found if x.kind is AnomalyKind.CONNECTION_HOT_SPOT]
+    assert hot and all(k >= 2400 for k, _ in hot)
+    assert {x.cell for _, x in hot} == {40} and {x.source for _, x in hot} == {"physics-1"}
+    assert {x.kind for _, x in found} == {AnomalyKind.CONNECTION_HOT_SPOT}
+    # The sensor model's classes need readings that back them.
+    x = np.zeros((1, 2, 14), dtype=np.float32)
+    x[0, 1, 1] = x[0, 1, 2] = 2.5  # sensor 1 runs 2.5 degC over its neighbours
+    ok = corroborated(x)
+    assert ok[0, 0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert ok[0, 1].tolist() == [1.0, 1.0, 1.0, 1.0]

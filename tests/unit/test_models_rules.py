@@ -16,7 +16,8 @@ from schemas.fleet import LFP_CALB_R1
 def _frame(temps: np.ndarray, **kw: float) -> Frame:
     n = 1
     return Frame(
-        "LFP-CALB-R1", ["BUS-1"], np.array([1000.0]), np.zeros(n), np.full((n, 204), 3.3),
+        "LFP-CALB-R1", ["BUS-1"], np.array([1000.0]), np.full(n, kw.get("current", -30.0)),
+        np.full((n, 204), 3.3),
         temps[None, :], np.array([kw.get("inlet", 25.0)]), np.array([kw.get("outlet", 26.0)]),
         np.array([30.0]), np.array([kw.get("ins", 5000.0)]),
     )  # fmt: skip
@@ -53,6 +54,12 @@ def test_coolant_dt_and_insulation() -> None:
     got = _eval(_frame(np.full(48, 31.0), inlet=25.0, outlet=34.0, ins=50.0))
     assert AnomalyKind.COOLANT_DELTA_T in got
     assert got[AnomalyKind.INSULATION_FAULT].severity is Severity.CRITICAL
+
+
+def test_coolant_dt_of_a_parked_pack_is_not_judged() -> None:
+    # Parked: no current, the pump is off and the still coolant warms toward the cells.
+    got = _eval(_frame(np.full(48, 31.0), inlet=25.0, outlet=34.0, current=0.3))
+    assert AnomalyKind.COOLANT_DELTA_T not in got
 
 
 def test_rate_of_rise() -> None:
