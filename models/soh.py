@@ -1,13 +1,18 @@
 """State-of-health features from a pack's recent history, and weak-cell detection.
 
 :class:`SohWindow` is a bounded ring buffer (numpy) of one pack's samples, one
-per :data:`BUCKET_S` seconds, over :data:`WINDOW_S`. From it:
+per :data:`BUCKET_S` seconds, over :data:`WINDOW_S`, plus a short list of SoC
+anchors. From it:
 
-- capacity by coulomb counting over a charge between two SoC anchors. The
-  upper anchor is a rest after the charge; the lower one a rest before it or,
-  failing that, the first charging sample with its IR drop taken out. Anchors
-  count only where the chemistry's OCV says something (see
-  :mod:`models.chemistry`: LFP only near the ends of its curve).
+- capacity of every cell by coulomb counting between two anchors. An anchor is
+  the end of a quiet period (a rest, or standing on auxiliary load before a
+  depot charge) long enough for the slow polarisation to settle; each cell's
+  OCV there is its voltage with the small load's IR drop (measured resistance)
+  and the OCV hysteresis (integrated from the current at full rate) taken out.
+  Anchors count only where the chemistry's OCV says something (see
+  :mod:`models.chemistry`: LFP only near the ends of its curve). The pack's
+  usable capacity is that of its weakest cell, so that is the estimate; the
+  charge counted is integrated from every sample, not only the buffered ones.
 - resistance from dV/dI at current steps (charger switching on or off, hard
   acceleration), normalised to 25 degC.
 - per cell: the spread of cell voltages at the end of charge (a low-capacity
@@ -17,30 +22,44 @@ per :data:`BUCKET_S` seconds, over :data:`WINDOW_S`. From it:
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from models.chemistry import CellChemistry, chemistry, r_to_25c, soc_from_ocv
+from models.chemistry import CellChemistry, chemistry, r_factor, r_to_25c, soc_from_ocv
 from schemas.fleet import PackDesign
 
 F64 = npt.NDArray[np.float64]
 
 BUCKET_S = 30.0
 WINDOW_S = 30 * 3600.0
-REST_S = 1200.0  # a rest this long lets the 800 s polarisation settle to a few mV
-MIN_DSOC = 0.3
-# Total DC resistance over R0 for a charge lasting minutes (R0 + R1 + part of R2):
-# how much of the voltage under charge current is not OCV.
-R_TOTAL_OVER_R0 = 1.6
+QUIET_C = 0.08  # |current| at or below this C-rate is quiet: a rest, or auxiliaries only
+QUIET_S = 1200.0  # a quiet period this long lets the slow polarisation settle to a few mV
+MAX_GAP_S = 4 * BUCKET_S  # a longer gap between samples breaks the charge count
+ANCHOR_BUCKETS = 10  # an anchor averages the last 5 minutes of its quiet period
+MAX_ANCHORS = 32
+MIN_DSOC = 0.15
+STEADY_C = 0.03  # current changing less than this C-rate per bucket is steady
+ANCHOR_V_ERR = 0.002  # V: what is left of IR, hysteresis and polarisation at an anchor
+OFFSET_A = 0.5  # A: a current sensor's offset, counted with the charge
+#: Without a pair of anchors the capacity feature holds this prior (fraction of nominal).
+PRIOR_CAPACITY = 0.85
 
-#: Inputs of the SoH and resistance models.
+#: Inputs of the SoH and resistance models (models/soh_model.py). ``capacity_ratio``
+#: is the weakest cell's capacity over nominal (PRIOR_CAPACITY without an estimate),
+#: ``mean_capacity_ratio`` the median cell's; ``resistance_ratio`` is the step
+#: resistance at 25 degC over the new cell's R0, and ``resistance_ratio_dt`` that
+#: times (temperature at the steps - 25 degC), for what the Arrhenius law leaves.
 SOH_FEATURES = (
     "capacity_ratio",
     "has_capacity",
     "delta_soc",
+    "mean_capacity_ratio",
     "resistance_ratio",
+    "resistance_ratio_dt",
     "mean_temp_c",
     "eoc_spread_mv",
     "eod_spread_mv",
@@ -50,8 +69,23 @@ SOH_FEATURES = (
 # Weak-cell thresholds: end-of-charge excess over the median, end-of-discharge deficit.
 WEAK_EOC_MV = {"LFP": 80.0, "NMC": 25.0}
 WEAK_EOD_MV = {"LFP": 60.0, "NMC": 40.0}
+# Capacity below the median cell's by more than this fraction; ageing alone spreads
+# cells by up to ~13 % in the oldest training packs.
+WEAK_CAPACITY = 0.15
 
-_COLS = 5  # t, current, mean cell voltage, temperature, (unused pad)
+_COLS = 5  # t, current, mean cell voltage, temperature, charge counted (Ah)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The end of a quiet period: what a cell's OCV, so its SoC, can be read from."""
+
+    t: float
+    ah: float  # charge counted since the window began (Ah, + = into the pack)
+    v_cells: F64  # mean cell voltages over the last ANCHOR_BUCKETS buckets
+    current: float  # mean current over them (A, + = charging)
+    temp_c: float
+    hyst: float  # mean hysteresis state (-1 after discharge .. +1 after charge)
 
 
 @dataclass
@@ -68,6 +102,7 @@ class SohWindow:
     def __init__(self, design: PackDesign, window_s: float = WINDOW_S) -> None:
         self.design = design
         self.chem = chemistry(design)
+        self.window_s = window_s
         self.size = int(window_s / BUCKET_S)
         self.buf = np.full((self.size, _COLS), np.nan)
         self.n = 0  # samples ever appended
@@ -75,6 +110,13 @@ class SohWindow:
         self.eoc: tuple[float, F64] | None = None  # (mean V, cell deviations) at top of charge
         self.eod: tuple[float, F64] | None = None  # same at the bottom of discharge
         self.ts_eoc = self.ts_eod = -np.inf
+        # Integrated from every sample: charge counted and the OCV hysteresis state.
+        self.ah = 0.0
+        self.hyst = 0.0
+        self._last: tuple[float, float] | None = None  # (t, current) of the previous sample
+        self.anchors: list[Anchor] = []
+        self._quiet_start: float | None = None
+        self._quiet: deque[tuple[F64, float, float, float, float]] = deque(maxlen=ANCHOR_BUCKETS)
 
     def append(
         self, t: float, current: float, cell_v: F64, temp_c: float, v_mean: float | None = None
@@ -84,17 +126,69 @@ class SohWindow:
         ``v_mean`` (the mean of ``cell_v``) may be passed when the caller has it
         from a vectorised pass over many packs.
         """
-        v = float(cell_v.mean()) if v_mean is None else v_mean
+        self._integrate(t, current)
         bucket = t // BUCKET_S
         if bucket <= self.last_bucket:
             return False
+        v = float(cell_v.mean()) if v_mean is None else v_mean
         # Extremes are sampled per bucket too: during a charge every sample is a
         # new maximum, and one snapshot per 30 s is plenty for a spread.
         self._extremes(t, current, cell_v, v)
+        self._track_quiet(t, current, cell_v, temp_c)
         self.last_bucket = bucket
-        self.buf[self.n % self.size] = (t, current, v, temp_c, 0.0)
+        self.buf[self.n % self.size] = (t, current, v, temp_c, self.ah)
         self.n += 1
         return True
+
+    def _integrate(self, t: float, current: float) -> None:
+        last = self._last
+        self._last = (t, current)
+        if last is None or t <= last[0]:
+            return
+        dt = t - last[0]
+        quiet = QUIET_C * self.design.nominal_ah
+        if dt > MAX_GAP_S:
+            # Charge that flowed during a gap is unknown: anchors before it no longer
+            # pair with those after, unless the pack was quiet on both sides of it.
+            if abs(current) > quiet or abs(last[1]) > quiet:
+                self.anchors.clear()
+                self._quiet_start = None
+            return
+        # The current a sample reports has flowed since the previous one.
+        self.ah += current * dt / 3600.0
+        # Plett's one-state hysteresis: moves toward +1 while charging, -1 while
+        # discharging, at a rate set by the charge passed.
+        rate = self.chem.hysteresis_rate / (3600.0 * self.design.nominal_ah)
+        s = math.copysign(1.0, current) if current else 0.0
+        self.hyst = s + (self.hyst - s) * math.exp(-rate * abs(current) * dt)
+
+    def _track_quiet(self, t: float, current: float, cell_v: F64, temp_c: float) -> None:
+        if abs(current) > QUIET_C * self.design.nominal_ah:
+            self._quiet_start = None
+            return
+        if self._quiet_start is None:
+            self._quiet_start = t
+            self._quiet.clear()
+        self._quiet.append((np.array(cell_v, dtype=np.float64), current, temp_c, self.hyst,
+                            self.ah))  # fmt: skip
+        if t - self._quiet_start < QUIET_S:
+            return
+        rows = list(self._quiet)
+        a = Anchor(
+            t=t,
+            ah=float(np.mean([r[4] for r in rows])),
+            v_cells=np.mean([r[0] for r in rows], axis=0),
+            current=float(np.mean([r[1] for r in rows])),
+            temp_c=float(np.nanmean([r[2] for r in rows])),
+            hyst=float(np.mean([r[3] for r in rows])),
+        )
+        # One anchor per quiet period: the latest state of the one still going on.
+        if self.anchors and self.anchors[-1].t >= self._quiet_start:
+            self.anchors[-1] = a
+        else:
+            self.anchors.append(a)
+        old = t - self.window_s
+        self.anchors = [x for x in self.anchors if x.t >= old][-MAX_ANCHORS:]
 
     def _extremes(self, t: float, current: float, cell_v: F64, v: float) -> None:
         c = self.design.nominal_ah
@@ -120,28 +214,39 @@ class SohWindow:
         x = self.series()
         t, i, v, temp = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
         nom = self.design.nominal_ah
-        r_ratio, mean_t = resistance_ratio(self.chem, t, i, v, temp, nom)
-        cap, dsoc = capacity(self.chem, t, i, v, r_ratio, nom)
+        res = resistance_ratio(self.chem, t, i, v, temp, nom)
+        r_ratio = res.ratio
+        est = capacity(self.chem, self.anchors, r_ratio)
         eoc = self.eoc[1] if self.eoc is not None else None
         eod = self.eod[1] if self.eod is not None else None
         eoc_sp = float(eoc.max()) * 1e3 if eoc is not None else 0.0
         eod_sp = float(-eod.min()) * 1e3 if eod is not None else 0.0
+        has = est is not None
         feats = np.array([
-            cap / nom if np.isfinite(cap) else 0.0,
-            1.0 if np.isfinite(cap) else 0.0,
-            dsoc,
+            est.weakest_ah / nom if est is not None else PRIOR_CAPACITY,
+            1.0 if has else 0.0,
+            est.delta_soc if est is not None else 0.0,
+            est.mean_ah / nom if est is not None else PRIOR_CAPACITY,
             r_ratio if np.isfinite(r_ratio) else 0.0,
-            mean_t,
+            (r_ratio * (res.step_temp_c - 25.0)) if np.isfinite(r_ratio) else 0.0,
+            res.mean_temp_c,
             eoc_sp,
             eod_sp,
             1.0 if self.design.chemistry == "LFP" else 0.0,
         ])  # fmt: skip
-        return SohResult(feats, weak_cells(self.design.chemistry, eoc, eod))
+        cell_ah = est.cell_ah if est is not None else None
+        return SohResult(feats, weak_cells(self.design.chemistry, eoc, eod, cell_ah))
 
 
-def weak_cells(chem_name: str, eoc: F64 | None, eod: F64 | None) -> list[int]:
-    """Cells standing out at the end of charge (high) or discharge (low)."""
+def weak_cells(
+    chem_name: str, eoc: F64 | None, eod: F64 | None, cell_ah: F64 | None = None
+) -> list[int]:
+    """Cells standing out at the end of charge (high) or discharge (low), or with a
+    capacity (from two anchors) far below the pack's median cell."""
     flagged: set[int] = set()
+    if cell_ah is not None:
+        low = cell_ah < (1.0 - WEAK_CAPACITY) * np.median(cell_ah)
+        flagged |= set(np.flatnonzero(low).tolist())
     if eoc is not None:
         flagged |= set(np.flatnonzero(eoc * 1e3 > WEAK_EOC_MV[chem_name]).tolist())
     if eod is not None:
@@ -149,63 +254,113 @@ def weak_cells(chem_name: str, eoc: F64 | None, eod: F64 | None) -> list[int]:
     return sorted(int(k) for k in flagged)
 
 
+@dataclass(frozen=True)
+class Resistance:
+    """Step resistance of a window."""
+
+    ratio: float  # median dV/dI at the steps, at 25 degC, over the new cell's R0 (nan: none)
+    step_temp_c: float  # median temperature at those steps
+    mean_temp_c: float  # mean temperature of the window
+
+
 def resistance_ratio(
     chem: CellChemistry, t: F64, i: F64, v: F64, temp: F64, nominal_ah: float
-) -> tuple[float, float]:
-    """Median dV/dI over current steps, at 25 degC, over the new cell's R0; and mean temp."""
+) -> Resistance:
+    """dV/dI over current steps, normalised to 25 degC (lab Arrhenius law).
+
+    Steps out of a steady current (the charger switching on after standing on
+    auxiliary load) are preferred: there the RC pairs start settled and dV/dI
+    is R0 plus a known part of them. Without such a step, any three or more
+    steps (hard acceleration, braking) are used.
+    """
     mean_t = float(np.nanmean(temp)) if len(temp) else 25.0
-    if len(t) < 3:
-        return float("nan"), mean_t
+    none = Resistance(float("nan"), mean_t, mean_t)
+    if len(t) < 4:
+        return none
     di, dv, dt = np.diff(i), np.diff(v), np.diff(t)
     steps = (np.abs(di) > 0.2 * nominal_ah) & (dt <= 2.5 * BUCKET_S)
-    if steps.sum() < 3:
-        return float("nan"), mean_t
+    calm = np.abs(di) < STEADY_C * nominal_ah
+    clean = steps.copy()
+    clean[:2] = False
+    clean[2:] &= calm[1:-1] & calm[:-2]
+    if clean.any():
+        steps = clean
+    elif steps.sum() < 3:
+        return none
     r = dv[steps] / di[steps]
-    r25 = r_to_25c(chem, r, 0.5 * (temp[1:][steps] + temp[:-1][steps]))
-    return float(np.median(r25) / chem.r0_ohm), mean_t
+    tt = 0.5 * (temp[1:][steps] + temp[:-1][steps])
+    r25 = r_to_25c(chem, r, tt)
+    return Resistance(float(np.median(r25) / chem.r0_ohm), float(np.nanmedian(tt)), mean_t)
 
 
-def _rest_ends(t: F64, i: F64, nominal_ah: float) -> list[int]:
-    """Indices of the last sample of every rest at least REST_S long."""
-    quiet = np.abs(i) < 0.02 * nominal_ah
-    out: list[int] = []
-    start = None
-    for k in range(len(t)):
-        if quiet[k]:
-            start = k if start is None else start
-            last = k == len(t) - 1 or not quiet[k + 1]
-            if last and t[k] - t[start] >= REST_S:
-                out.append(k)
-        else:
-            start = None
-    return out
+@dataclass(frozen=True)
+class CapacityEstimate:
+    """Capacity from one pair of anchors."""
+
+    weakest_ah: float  # the weakest cell's: the pack's usable capacity
+    mean_ah: float  # the median cell's
+    delta_soc: float  # the median cell's SoC difference between the anchors
+    cell_ah: F64  # every cell's
 
 
-def capacity(
-    chem: CellChemistry, t: F64, i: F64, v: F64, r_ratio: float, nominal_ah: float
-) -> tuple[float, float]:
-    """Ah between the best pair of anchors / their SoC difference; (nan, 0) if none."""
-    if len(t) < 10:
-        return float("nan"), 0.0
-    soc = soc_from_ocv(chem, v)
-    ok = (soc <= chem.anchor_low) | (soc >= chem.anchor_high)
-    anchors: list[tuple[int, float]] = [(k, float(soc[k])) for k in _rest_ends(t, i, nominal_ah)
-                                        if ok[k]]  # fmt: skip
-    # Loaded anchors at charge starts: the IR drop removed with the measured resistance.
-    r = (r_ratio if np.isfinite(r_ratio) else 1.2) * chem.r0_ohm * R_TOTAL_OVER_R0
-    starts = np.flatnonzero((i[1:] > 0.1 * nominal_ah) & (i[:-1] <= 0.1 * nominal_ah)) + 1
-    for k in starts:
-        if k + 1 < len(t) and i[k + 1] > 0.1 * nominal_ah:
-            s = float(soc_from_ocv(chem, v[k + 1] - i[k + 1] * r))
-            if s <= chem.anchor_low or s >= chem.anchor_high:
-                anchors.append((int(k + 1), s))
-    anchors.sort()
-    ah = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t) / 3600.0)])
-    best = (float("nan"), 0.0)
+def step_rc_ohm(chem: CellChemistry) -> float:
+    """The part of the RC pairs a dV/dI over one bucket sees besides R0 (25 degC)."""
+    seen1 = 1.0 - math.exp(-BUCKET_S / chem.tau1_s)
+    seen2 = 1.0 - math.exp(-BUCKET_S / chem.tau2_s)
+    return chem.r1_ohm * seen1 + chem.r2_ohm * seen2
+
+
+def anchor_soc(chem: CellChemistry, a: Anchor, r_ratio: float) -> F64:
+    """Each cell's SoC at an anchor: OCV = voltage - I R_total(T) - hysteresis.
+
+    R_total is the settled DC resistance: the ohmic R0 (measured step resistance
+    less the RC part a step shows within a bucket) plus both RC pairs (lab).
+    """
+    r_step = (r_ratio if np.isfinite(r_ratio) and r_ratio > 0 else 1.5) * chem.r0_ohm
+    r_ohmic = max(r_step - step_rc_ohm(chem), 0.5 * chem.r0_ohm)
+    r_total = (r_ohmic + chem.r1_ohm + chem.r2_ohm) * float(r_factor(chem, a.temp_c))
+    ocv = a.v_cells - a.current * r_total - a.hyst * chem.hysteresis_v
+    return soc_from_ocv(chem, ocv)
+
+
+def _ocv_slope(chem: CellChemistry, soc: float) -> float:
+    """dOCV/dSoC (V per unit SoC) of the lab curve at ``soc``."""
+    k = int(np.clip(np.searchsorted(chem.ocv_soc, soc) - 1, 0, len(chem.ocv_soc) - 2))
+    return (chem.ocv_v[k + 1] - chem.ocv_v[k]) / (chem.ocv_soc[k + 1] - chem.ocv_soc[k])
+
+
+def capacity(chem: CellChemistry, anchors: list[Anchor], r_ratio: float) -> CapacityEstimate | None:
+    """Per-cell capacity from the pairs of anchors, weighted by their expected error.
+
+    A pair qualifies when both anchors lie where the OCV curve says something
+    (the median cell's SoC; LFP only near its ends) and the median cell's SoC
+    moved by MIN_DSOC or more. Its expected relative error: the SoC reading
+    error at both ends (ANCHOR_V_ERR over the curve's slope there) over the SoC
+    moved, plus a current-sensor offset counted over the pair's duration. Each
+    cell's capacity is the inverse-variance mean over the pairs; the pack's is
+    the weakest cell's.
+    """
+    socs = [anchor_soc(chem, a, r_ratio) for a in anchors]
+    med = [float(np.median(s)) for s in socs]
+    ok = [m <= chem.anchor_low or m >= chem.anchor_high for m in med]
+    err_soc = [ANCHOR_V_ERR / _ocv_slope(chem, m) for m in med]
+    acc = wsum = ds_w = 0.0
     for a in range(len(anchors)):
         for b in range(a + 1, len(anchors)):
-            (ka, sa), (kb, sb) = anchors[a], anchors[b]
-            ds = sb - sa
-            if abs(ds) >= MIN_DSOC and abs(ds) > abs(best[1]):
-                best = (float((ah[kb] - ah[ka]) / ds), float(abs(ds)))
-    return best
+            ds = med[b] - med[a]
+            dah = anchors[b].ah - anchors[a].ah
+            if not (ok[a] and ok[b]) or abs(ds) < MIN_DSOC or ds * dah <= 0:
+                continue
+            dsoc_cells = socs[b] - socs[a]
+            if (dsoc_cells * dah <= 0).any():
+                continue
+            hours = (anchors[b].t - anchors[a].t) / 3600.0
+            rel = np.hypot(err_soc[a], err_soc[b]) / abs(ds) + OFFSET_A * hours / abs(dah)
+            w = 1.0 / rel**2
+            acc = acc + w * (dah / dsoc_cells)
+            wsum += w
+            ds_w += w * abs(ds)
+    if wsum == 0.0:
+        return None
+    q = np.asarray(acc, dtype=np.float64) / wsum
+    return CapacityEstimate(float(q.min()), float(np.median(q)), ds_w / wsum, q)

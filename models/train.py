@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier  # type: ignore[import-untyped]
+from sklearn.ensemble import RandomForestClassifier  # type: ignore[import-untyped]
 from sklearn.linear_model import LinearRegression  # type: ignore[import-untyped]
 
 from models.chemistry import design_by_id
@@ -23,7 +23,7 @@ from models.detector import SENSOR_CLASSES, Detector, cooling_corroborated, corr
 from models.loop import WARMUP_S, detector_passes, soh_windows
 from models.onnx_io import ONNX_DIR, export, load
 from models.simdata import RUNS, true_soh
-from models.soh import SOH_FEATURES
+from models.soh_model import fit_soh_models
 from models.thermal import EXPECTED_FEATURES, PACK_FEATURES, SENSOR_FEATURES, ThermalState
 from services.simulator import Fleet
 
@@ -210,19 +210,12 @@ def soh_dataset(run_name: str) -> tuple[F32, F32, F32]:
 
 
 def train_soh(out: Path) -> None:
-    """SoH quantile models (10/50/90 %) and the resistance-growth model."""
+    """SoH quantile models (10/50/90 %) and the resistance-growth model (models/soh_model.py)."""
     x, soh, res = soh_dataset("soh_train")
     h = data_hash(x, soh, res)
-    for name, alpha in (("soh_q10", 0.1), ("soh_q50", 0.5), ("soh_q90", 0.9)):
-        m = GradientBoostingRegressor(
-            loss="quantile", alpha=alpha, n_estimators=80, max_depth=2, learning_rate=0.05,
-            subsample=0.8, random_state=3,
-        ).fit(x, soh)  # fmt: skip
-        export(m, out / f"{name}.onnx", SOH_FEATURES, _meta(h, "soh_train"))
-    m = GradientBoostingRegressor(
-        n_estimators=80, max_depth=2, learning_rate=0.05, subsample=0.8, random_state=4
-    ).fit(x, res)
-    export(m, out / "resistance.onnx", SOH_FEATURES, _meta(h, "soh_train"))
+    # soh_dataset yields every bus at each window end in turn: a row's bus is its index mod buses.
+    groups = np.arange(len(x)) % RUNS["soh_train"].buses
+    fit_soh_models(x, soh, res, groups, out, _meta(h, "soh_train"))
 
 
 def train_all(out: Path = ONNX_DIR, log: bool = True) -> dict[str, float]:

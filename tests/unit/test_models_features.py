@@ -1,68 +1,13 @@
-"""Model features on synthetic series whose answers are known by construction."""
+"""Thermal model features on synthetic series whose answers are known by construction
+(SoH: test_models_soh.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from models.chemistry import LFP, NMC, r_to_25c, soc_from_ocv
 from models.frame import Frame
-from models.soh import capacity, resistance_ratio, weak_cells
 from models.thermal import ThermalState
 from schemas.fleet import LFP_CALB_R1, NMC_R3
-
-
-def _ocv(chem: object, soc: float) -> float:
-    assert chem is NMC or chem is LFP
-    return float(np.interp(soc, chem.ocv_soc, chem.ocv_v))
-
-
-def test_capacity_between_rest_anchors_nmc() -> None:
-    # Rest at 30 % SoC, charge 360 Ah * 0.6 at 100 A, rest at 90 %: capacity 360 Ah.
-    q, i_chg = 360.0, 100.0
-    t_rest = np.arange(0, 1800, 30.0)
-    t_chg = np.arange(1800, 1800 + 0.6 * q / i_chg * 3600, 30.0)
-    t_end = np.arange(t_chg[-1] + 30, t_chg[-1] + 30 + 1800, 30.0)
-    t = np.concatenate([t_rest, t_chg, t_end])
-    i = np.concatenate([np.zeros_like(t_rest), np.full_like(t_chg, i_chg), np.zeros_like(t_end)])
-    ah = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t) / 3600.0)])
-    soc = 0.3 + ah / q
-    v = np.array([_ocv(NMC, s) for s in soc]) + np.where(i > 0, i * 0.7e-3, 0.0)
-    cap, dsoc = capacity(NMC, t, i, v, 1.0, q)
-    assert abs(cap - q) / q < 0.02
-    assert abs(dsoc - 0.6) < 0.02
-
-
-def test_lfp_plateau_rests_are_not_anchors() -> None:
-    # Rests at 40 % and 70 % SoC lie on the LFP plateau: no capacity may come of them.
-    t = np.arange(0, 3 * 3600, 30.0)
-    i = np.where((t > 3600) & (t < 7200), 84.0, 0.0)
-    soc = 0.4 + np.clip((t - 3600) / 3600, 0, 1) * 0.3
-    v = np.array([_ocv(LFP, s) for s in soc])
-    cap, dsoc = capacity(LFP, t, i, v, 1.0, 280.0)
-    assert np.isnan(cap) and dsoc == 0.0
-    assert float(soc_from_ocv(LFP, _ocv(LFP, 0.97))) > LFP.anchor_high
-
-
-def test_resistance_from_current_steps_normalised_to_25c() -> None:
-    t = np.arange(0, 600, 30.0)
-    i = np.where((t // 60) % 2 == 0, 0.0, 150.0)
-    r = 0.9e-3
-    v = 3.7 + i * r
-    ratio, mean_t = resistance_ratio(NMC, t, i, v, np.full_like(t, 25.0), 360.0)
-    assert abs(ratio - r / NMC.r0_ohm) < 1e-6 and mean_t == 25.0
-    # The same cell measured warm reads lower; normalised it is the same.
-    r_warm = float(r * np.exp(NMC.r_activation_k * (1 / 308.15 - 1 / 298.15)))
-    assert abs(float(r_to_25c(NMC, r_warm, 35.0)) - r) < 1e-9
-
-
-def test_weak_cells_from_end_of_charge_and_discharge_spread() -> None:
-    eoc = np.zeros(176)
-    eoc[17] = 0.060  # reaches the top first: low capacity
-    eod = np.zeros(176)
-    eod[90] = -0.080  # reaches the bottom first
-    eod[91] = -0.010  # ordinary spread
-    assert weak_cells("NMC", eoc, eod) == [17, 90]
-    assert weak_cells("LFP", None, None) == []
 
 
 def _frame(design: object, n: int, t: float, **kw: np.ndarray) -> Frame:
