@@ -32,10 +32,15 @@ def _model_rows(directory: Path) -> list[str]:
             SENSOR_FEATURES,
         ),
         "pack": ("random forest, 40 trees: cooling failure per pack", PACK_FEATURES),
-        "soh_q10": ("gradient boosting, quantile 0.1: SoH %", SOH_FEATURES),
-        "soh_q50": ("gradient boosting, quantile 0.5: SoH %", SOH_FEATURES),
-        "soh_q90": ("gradient boosting, quantile 0.9: SoH %", SOH_FEATURES),
-        "resistance": ("gradient boosting: resistance growth %", SOH_FEATURES),
+        **{
+            f"soh_q{q}": (
+                f"SoH %, quantile 0.{q // 10}: weakest cell's counted capacity "
+                "plus its error quantile, else linear in step resistance",
+                SOH_FEATURES,
+            )
+            for q in (10, 50, 90)
+        },
+        "resistance": ("linear regression: resistance growth %", SOH_FEATURES),
     }
     for name, (text, feats) in what.items():
         m = load(name, feats, directory)
