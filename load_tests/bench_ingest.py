@@ -6,8 +6,10 @@
 2. Ceiling, same run: the same rows copied straight into ``pack_samples`` of a
    fresh database from memory (no Kafka, no decoding): asyncpg's records COPY
    and ingestion's own columnar binary encoder; the faster is the ceiling.
-3. Sustained rate: ``packwatch ingest`` (its own process) drains the topic into
-   another fresh database; rows/s from its first row to its last; peak RSS.
+3. Sustained rate: ``packwatch ingest --workers N`` (its own processes; N from
+   BENCH_INGEST_WORKERS, default 1) drains the topic into another fresh
+   database; rows/s from its first row to its last; peak RSS, summed over the
+   command and its workers.
 4. Latency: samples stamped with the current time, offered at a fixed 5,000/s
    for 20 s; latency = ``ingested_at - ts`` (written row vs vehicle timestamp),
    p50/p99 after a 3 s warm-up.
@@ -17,6 +19,7 @@ Broker, database and service share this machine's cores. Figures, never a verdic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -41,6 +44,8 @@ CELLS, SENSORS = 192, 48
 N_SAMPLES = int(os.environ.get("BENCH_INGEST_SAMPLES", "150000"))
 N_VEHICLES = 500
 LATENCY_RATE = 5000
+# `packwatch ingest --workers N`: consumer processes in the group on this host.
+WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "1"))
 LATENCY_SECONDS = 20
 
 
@@ -141,8 +146,19 @@ def _ingest(core: CoreSettings, dsn: str, topic: str, group: str) -> subprocess.
         PACKWATCH_LOG_LEVEL="WARNING",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "ingest"], env=env, cwd=PROJECT_ROOT
+        [sys.executable, "-m", "services.cli", "ingest", "--workers", str(WORKERS)],
+        env=env,
+        cwd=PROJECT_ROOT,
     )
+
+
+def _rss(ps: psutil.Process) -> int:
+    """Resident size of the ingest command: its own plus every worker's, summed."""
+    total = 0
+    for p in [ps, *ps.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total
 
 
 async def _count(conn: asyncpg.Connection) -> int:
@@ -159,7 +175,7 @@ async def sustained(core: CoreSettings, dsn: str, topic: str, n: int) -> tuple[f
         first_n = 0
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
-            peak = max(peak, ps.memory_info().rss)
+            peak = max(peak, _rss(ps))
             got = await _count(conn)
             if got and first_at is None:
                 first_at, first_n = time.perf_counter(), got
@@ -287,6 +303,8 @@ async def main() -> None:
             "p50_latency_ms_at_5000": round(p50, 1),
             "p99_latency_ms_at_5000": round(p99, 1),
             "peak_rss_mb": round(peak_mb, 1),
+            "peak_rss_is": "sum over the ingest command and its worker processes",
+            "ingest_workers": WORKERS,
             "cpu_cores": os.cpu_count(),
         },
     )

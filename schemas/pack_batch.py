@@ -20,6 +20,7 @@ import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -107,31 +108,33 @@ class BatchVerdict:
         return sum(len(c) for c in self.accepted)
 
 
+def _table(samples: Sequence[PackSample], names: Sequence[str]) -> list[Any]:
+    """Field values of ``samples``: a list per field (one field) or of tuples."""
+    return list(map(attrgetter(*names), samples))
+
+
 def columns_of(samples: Sequence[PackSample], positions: Sequence[int]) -> SampleColumns:
     """The columns of ``samples`` as they are (no checks); arrays must share a length."""
-
-    def ints(name: str) -> NDArray[np.int64]:
-        return np.array(
-            [-1 if v is None else int(v) for v in (getattr(s, name) for s in samples)],
-            dtype=np.int64,
-        ).reshape(len(samples))
-
-    def floats(name: str) -> NDArray[np.float64]:
-        return np.array([getattr(s, name) for s in samples], dtype=np.float64).reshape(len(samples))
+    n = len(samples)
+    # One conversion per kind of field, not per field: None becomes NaN.
+    floats = np.array(_table(samples, SCALAR_FLOATS), dtype=np.float64).reshape(n, -1)
+    small = np.array(_table(samples, INT_FIELDS[1:]), dtype=np.float64).reshape(n, -1)
+    small = np.where(np.isnan(small), -1.0, small)  # indices and states: < 2**53
+    seq = np.fromiter(_table(samples, ["seq"]), dtype=np.int64, count=n)
 
     def array(name: str) -> NDArray[np.float64]:
-        rows = [getattr(s, name) for s in samples]
-        width = len(rows[0]) if rows else 0
-        return np.array(rows, dtype=np.float64).reshape(len(samples), width)
+        rows = _table(samples, [name])
+        return np.array(rows, dtype=np.float64).reshape(n, len(rows[0]) if rows else 0)
 
     return SampleColumns(
         positions=np.asarray(positions, dtype=np.intp),
-        text={n: [getattr(s, n) for s in samples] for n in TEXT_FIELDS},
-        times={n: [getattr(s, n) for s in samples] for n in TIME_FIELDS},
-        floats={n: floats(n) for n in SCALAR_FLOATS},
-        ints={n: ints(n) for n in INT_FIELDS},
-        arrays={n: array(n) for n in ARRAY_FIELDS},
-        int_lists={n: [getattr(s, n) for s in samples] for n in INT_LIST_FIELDS},
+        text={name: _table(samples, [name]) for name in TEXT_FIELDS},
+        times={name: _table(samples, [name]) for name in TIME_FIELDS},
+        floats={name: floats[:, j] for j, name in enumerate(SCALAR_FLOATS)},
+        ints={"seq": seq}
+        | {name: small[:, j].astype(np.int64) for j, name in enumerate(INT_FIELDS[1:])},
+        arrays={name: array(name) for name in ARRAY_FIELDS},
+        int_lists={name: _table(samples, [name]) for name in INT_LIST_FIELDS},
     )
 
 

@@ -73,13 +73,13 @@ async def ingest_service(
             open_consumer(
                 core.bootstrap_servers, [settings.topic], group_id=settings.group_id,
                 listener=listener,
-                max_poll_records=settings.batch_max_rows,
+                max_poll_records=settings.poll_max_records,
                 group_instance_id=settings.group_instance_id,
                 session_timeout_ms=settings.session_timeout_ms,
                 heartbeat_interval_ms=settings.session_timeout_ms // 5,
                 max_poll_interval_ms=settings.max_poll_interval_ms,
                 fetch_max_bytes=settings.fetch_max_bytes,
-                max_partition_fetch_bytes=min(settings.fetch_max_bytes, 4 * 1024 * 1024),
+                max_partition_fetch_bytes=settings.fetch_max_bytes // 4,
             )
         )  # fmt: skip
         writer = Writer(

@@ -19,6 +19,12 @@ log = structlog.get_logger(__name__)
 def register(sub: Any) -> None:
     p = sub.add_parser("ingest", help="consume telemetry.pack.v1 into the database")
     p.add_argument("--group", help="consumer group (default packwatch-ingest)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="consumer processes in the group on this host, sharing the memory cap "
+        "(default PACKWATCH_INGEST_WORKERS, 1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -33,6 +39,13 @@ async def _main(core: CoreSettings, settings: IngestSettings, stop: asyncio.Even
 
 def run(args: argparse.Namespace) -> int:
     core, settings = load_settings("ingest", IngestSettings, args)
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers < 1:
+        raise SystemExit("packwatch ingest: --workers must be at least 1")
+    if workers > 1:
+        from services.ingest.workers import supervise
+
+        return supervise(settings, workers)
 
     async def main(stop: asyncio.Event) -> None:
         await _main(core, settings, stop)

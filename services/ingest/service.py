@@ -182,7 +182,8 @@ class IngestService:
         while not stop.is_set():
             timeout = self.batch.remaining_ms() if self.batch else self.s.batch_max_ms
             fetched = await self.consumer.getmany(
-                timeout_ms=max(timeout, 1), max_records=self.s.batch_max_rows
+                timeout_ms=max(timeout, 1),
+                max_records=min(self.s.poll_max_records, self.batch.room or self.s.batch_max_rows),
             )
             messages: list[tuple[TopicPartition, ConsumerRecord[Any, Any]]] = []
             for tp, records in fetched.items():

@@ -21,14 +21,24 @@ class IngestSettings(BaseSettings):
     group_instance_id: str | None = None
     session_timeout_ms: int = Field(default=10_000, ge=6000)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    # Consumer processes `packwatch ingest` runs in the group (services.ingest.workers).
+    workers: int = Field(default=1, ge=1, le=64)
     batch_max_rows: int = Field(default=5000, ge=1, le=100_000)
-    batch_max_ms: int = Field(default=500, ge=10, le=60_000)
+    # A batch closes this long after its first message at the latest: at low
+    # load this bounds the time a sample waits before its write starts.
+    batch_max_ms: int = Field(default=200, ge=10, le=60_000)
+    # Messages decoded and validated at a time. Decoding is CPU work in the
+    # event loop; in slices this size the writer's database round trips
+    # interleave with it instead of waiting behind a whole batch.
+    poll_max_records: int = Field(default=1000, ge=1, le=100_000)
     # Batches closed but not yet written; when full, the partitions pause.
     max_pending_batches: int = Field(default=2, ge=1, le=16)
     # Above this resident size the reader stops fetching until the writer has
     # caught up: a slow database never makes the process grow without end.
     max_rss_mb: int = Field(default=450, ge=64)
-    fetch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    # Bytes one fetch returns at most (and, per partition, a quarter of it):
+    # what the consumer prefetches counts toward the process's memory.
+    fetch_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024)
     max_payload_bytes: int = Field(default=64 * 1024, ge=1024)
     max_future_s: float = Field(default=300.0, ge=0)
     max_past_days: float = Field(default=30.0, gt=0)

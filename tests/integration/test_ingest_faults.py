@@ -15,6 +15,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 
 from schemas.synthetic import payloads
@@ -52,11 +53,7 @@ async def _assert_exactly_once(dsn: str, sent: int) -> None:
 async def test_sigkill_twenty_times_while_100000_samples_flow(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
 ) -> None:
-    topic, dlq = await new_topic("pack", 6), await new_topic("dlq", 1)
-    vehicles = [f"K-{i:03d}" for i in range(100)]
-    await prepare_database(database, vehicles, CELLS, SENSORS)
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    items = [(k, v) for k, v, _ in payloads(vehicles, start, 1000, cells=CELLS, sensors=SENSORS)]
+    topic, dlq, items = await _fleet(database, new_topic, "K", 100, 1000)
     assert len(items) == 100_000
 
     async def flow() -> None:  # samples keep arriving while the consumer dies
@@ -90,14 +87,22 @@ async def test_sigkill_twenty_times_while_100000_samples_flow(
     assert await _dlq_size(kafka_bootstrap, dlq) == 0
 
 
+async def _fleet(
+    database: str, new_topic: NewTopicFactory, prefix: str, buses: int, seconds: int
+) -> tuple[str, str, list[tuple[bytes, bytes]]]:
+    """A topic, a DLQ topic and ``seconds`` of samples from ``buses`` registered buses."""
+    topic, dlq = await new_topic("pack", 6), await new_topic("dlq", 1)
+    vehicles = [f"{prefix}-{i:03d}" for i in range(buses)]
+    await prepare_database(database, vehicles, CELLS, SENSORS)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    items = payloads(vehicles, start, seconds, cells=CELLS, sensors=SENSORS)
+    return topic, dlq, [(k, v) for k, v, _ in items]
+
+
 async def test_rebalances_and_a_stalled_instance_lose_nothing(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
 ) -> None:
-    topic, dlq = await new_topic("pack", 6), await new_topic("dlq", 1)
-    vehicles = [f"R-{i:03d}" for i in range(60)]
-    await prepare_database(database, vehicles, CELLS, SENSORS)
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    items = [(k, v) for k, v, _ in payloads(vehicles, start, 600, cells=CELLS, sensors=SENSORS)]
+    topic, dlq, items = await _fleet(database, new_topic, "R", 60, 600)
     log = tmp_path / "ingest.log"
     extra = {
         "PACKWATCH_INGEST_SESSION_TIMEOUT_MS": "6000",
@@ -139,3 +144,30 @@ async def test_rebalances_and_a_stalled_instance_lose_nothing(
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGCONT)
             _stop(p)
+
+
+async def test_workers_share_the_group_and_store_everything_once(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
+) -> None:
+    topic, dlq, items = await _fleet(database, new_topic, "W", 30, 200)
+    log = tmp_path / "ingest.log"
+    extra = {"PACKWATCH_INGEST_WORKERS": "2", "PACKWATCH_INGEST_MAX_RSS_MB": "900"}
+    proc = ingest_process(kafka_bootstrap, database, topic, "g-workers", dlq, log, **extra)
+    try:
+        await produce(kafka_bootstrap, topic, items)
+        assert await wait_for_rows(database, len(items), limit_s=120) == len(items)
+        workers = psutil.Process(proc.pid).children()
+        assert len(workers) == 2
+        assert all(w.is_running() for w in workers)
+        await asyncio.sleep(1.0)
+        await _assert_exactly_once(database, len(items))
+        # Both workers were members of the group, with half the memory cap each.
+        lines = log.read_text()
+        assert lines.count('"partitions_assigned"') >= 2, lines[-3000:]
+        assert all("PACKWATCH_INGEST_MAX_RSS_MB" in w.environ() for w in workers)
+        assert {w.environ()["PACKWATCH_INGEST_MAX_RSS_MB"] for w in workers} == {"450"}
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0
+    assert not any(w.is_running() for w in workers)
+    assert await _dlq_size(kafka_bootstrap, dlq) == 0
