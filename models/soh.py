@@ -42,7 +42,9 @@ MAX_GAP_S = 4 * BUCKET_S  # a longer gap between samples breaks the charge count
 ANCHOR_BUCKETS = 10  # an anchor averages the last 5 minutes of its quiet period
 MAX_ANCHORS = 32
 MIN_DSOC = 0.15
-STEADY_C = 0.03  # current changing less than this C-rate per bucket is steady
+STEADY_C = 0.03  # current changing less than this C-rate between samples is steady
+STEP_C = 0.2  # a current step: at least this C-rate between two samples
+MAX_STEPS = 256
 ANCHOR_V_ERR = 0.002  # V: what is left of IR, hysteresis and polarisation at an anchor
 OFFSET_A = 0.5  # A: a current sensor's offset, counted with the charge
 #: Without a pair of anchors the capacity feature holds this prior (fraction of nominal).
@@ -114,6 +116,9 @@ class SohWindow:
         self.ah = 0.0
         self.hyst = 0.0
         self._last: tuple[float, float] | None = None  # (t, current) of the previous sample
+        # Clean current steps seen at the full sample rate: (t, R0 at 25 degC in ohm, temp).
+        self._raw: deque[tuple[float, float, float]] = deque(maxlen=3)  # (t, current, mean V)
+        self.steps: deque[tuple[float, float, float]] = deque(maxlen=MAX_STEPS)
         self.anchors: list[Anchor] = []
         self._quiet_start: float | None = None
         self._quiet: deque[tuple[F64, float, float, float, float]] = deque(maxlen=ANCHOR_BUCKETS)
@@ -126,11 +131,12 @@ class SohWindow:
         ``v_mean`` (the mean of ``cell_v``) may be passed when the caller has it
         from a vectorised pass over many packs.
         """
+        v = float(cell_v.mean()) if v_mean is None else v_mean
         self._integrate(t, current)
+        self._step(t, current, v, temp_c)
         bucket = t // BUCKET_S
         if bucket <= self.last_bucket:
             return False
-        v = float(cell_v.mean()) if v_mean is None else v_mean
         # Extremes are sampled per bucket too: during a charge every sample is a
         # new maximum, and one snapshot per 30 s is plenty for a spread.
         self._extremes(t, current, cell_v, v)
@@ -161,6 +167,21 @@ class SohWindow:
         rate = self.chem.hysteresis_rate / (3600.0 * self.design.nominal_ah)
         s = math.copysign(1.0, current) if current else 0.0
         self.hyst = s + (self.hyst - s) * math.exp(-rate * abs(current) * dt)
+
+    def _step(self, t: float, current: float, v: float, temp_c: float) -> None:
+        """Record R0 from a current step out of a steady current (see :func:`step_r0`)."""
+        raw = self._raw
+        if raw and t <= raw[-1][0]:
+            return
+        raw.append((t, current, v))
+        if len(raw) < 3:
+            return
+        (t0, i0, _), (t1, i1, v1), (t2, i2, v2) = raw
+        c = self.design.nominal_ah
+        steady = abs(i1 - i0) < STEADY_C * c and t1 - t0 <= MAX_GAP_S
+        if steady and abs(i2 - i1) > STEP_C * c and t2 - t1 <= MAX_GAP_S:
+            r0 = step_r0(self.chem, (v2 - v1) / (i2 - i1), t2 - t1, temp_c)
+            self.steps.append((t, r0, temp_c))
 
     def _track_quiet(self, t: float, current: float, cell_v: F64, temp_c: float) -> None:
         if abs(current) > QUIET_C * self.design.nominal_ah:
@@ -209,12 +230,16 @@ class SohWindow:
         k = self.n % self.size
         return np.concatenate([self.buf[k:], self.buf[:k]])
 
+    def _recent_steps(self) -> list[tuple[float, float, float]]:
+        last = self.buf[(self.n - 1) % self.size, 0] if self.n else 0.0
+        return [x for x in self.steps if x[0] >= last - self.window_s]
+
     def features(self) -> SohResult:
         """SoH features (:data:`SOH_FEATURES`) and weak cells of the window."""
         x = self.series()
         t, i, v, temp = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
         nom = self.design.nominal_ah
-        res = resistance_ratio(self.chem, t, i, v, temp, nom)
+        res = resistance_ratio(self.chem, t, i, v, temp, nom, self._recent_steps())
         r_ratio = res.ratio
         est = capacity(self.chem, self.anchors, r_ratio)
         eoc = self.eoc[1] if self.eoc is not None else None
@@ -256,41 +281,56 @@ def weak_cells(
 
 @dataclass(frozen=True)
 class Resistance:
-    """Step resistance of a window."""
+    """Ohmic resistance of a window."""
 
-    ratio: float  # median dV/dI at the steps, at 25 degC, over the new cell's R0 (nan: none)
-    step_temp_c: float  # median temperature at those steps
+    ratio: float  # median R0 at 25 degC over the new cell's R0 (nan: no steps)
+    step_temp_c: float  # median temperature at the steps
     mean_temp_c: float  # mean temperature of the window
 
 
-def resistance_ratio(
-    chem: CellChemistry, t: F64, i: F64, v: F64, temp: F64, nominal_ah: float
-) -> Resistance:
-    """dV/dI over current steps, normalised to 25 degC (lab Arrhenius law).
+def rc_seen_ohm(chem: CellChemistry, dt: float) -> float:
+    """How much of the RC pairs (25 degC) a voltage step shows ``dt`` s after a current step."""
+    seen1 = 1.0 - math.exp(-dt / chem.tau1_s)
+    seen2 = 1.0 - math.exp(-dt / chem.tau2_s)
+    return chem.r1_ohm * seen1 + chem.r2_ohm * seen2
 
-    Steps out of a steady current (the charger switching on after standing on
-    auxiliary load) are preferred: there the RC pairs start settled and dV/dI
-    is R0 plus a known part of them. Without such a step, any three or more
-    steps (hard acceleration, braking) are used.
+
+def step_r0(chem: CellChemistry, dv_di: float, dt: float, temp_c: float) -> float:
+    """R0 at 25 degC from dV/dI over a step ``dt`` s long out of a steady current.
+
+    The RC pairs start settled, so dV/dI is R0 plus the part of them that
+    charged within ``dt``: at 1 Hz almost none, over a 30 s bucket most of R1.
+    """
+    return float(r_to_25c(chem, dv_di, temp_c)) - rc_seen_ohm(chem, dt)
+
+
+def resistance_ratio(
+    chem: CellChemistry, t: F64, i: F64, v: F64, temp: F64, nominal_ah: float,
+    clean: list[tuple[float, float, float]] | None = None,
+) -> Resistance:  # fmt: skip
+    """R0 at 25 degC (lab Arrhenius law) over the new cell's.
+
+    From ``clean`` steps (t, R0 at 25 degC, temp) out of a steady current
+    (:meth:`SohWindow._step`: the charger switching on after standing on
+    auxiliary load, or any step at 1 Hz) when there are any; otherwise from
+    three or more steps between the buffered samples, less the RC part a
+    bucket shows.
     """
     mean_t = float(np.nanmean(temp)) if len(temp) else 25.0
+    if clean:
+        r0 = np.array([x[1] for x in clean])
+        tt = np.array([x[2] for x in clean])
+        return Resistance(float(np.median(r0) / chem.r0_ohm), float(np.nanmedian(tt)), mean_t)
     none = Resistance(float("nan"), mean_t, mean_t)
-    if len(t) < 4:
+    if len(t) < 3:
         return none
     di, dv, dt = np.diff(i), np.diff(v), np.diff(t)
-    steps = (np.abs(di) > 0.2 * nominal_ah) & (dt <= 2.5 * BUCKET_S)
-    calm = np.abs(di) < STEADY_C * nominal_ah
-    clean = steps.copy()
-    clean[:2] = False
-    clean[2:] &= calm[1:-1] & calm[:-2]
-    if clean.any():
-        steps = clean
-    elif steps.sum() < 3:
+    steps = (np.abs(di) > STEP_C * nominal_ah) & (dt <= MAX_GAP_S)
+    if steps.sum() < 3:
         return none
-    r = dv[steps] / di[steps]
     tt = 0.5 * (temp[1:][steps] + temp[:-1][steps])
-    r25 = r_to_25c(chem, r, tt)
-    return Resistance(float(np.median(r25) / chem.r0_ohm), float(np.nanmedian(tt)), mean_t)
+    r0 = r_to_25c(chem, dv[steps] / di[steps], tt) - rc_seen_ohm(chem, BUCKET_S)
+    return Resistance(float(np.median(r0) / chem.r0_ohm), float(np.nanmedian(tt)), mean_t)
 
 
 @dataclass(frozen=True)
@@ -303,22 +343,13 @@ class CapacityEstimate:
     cell_ah: F64  # every cell's
 
 
-def step_rc_ohm(chem: CellChemistry) -> float:
-    """The part of the RC pairs a dV/dI over one bucket sees besides R0 (25 degC)."""
-    seen1 = 1.0 - math.exp(-BUCKET_S / chem.tau1_s)
-    seen2 = 1.0 - math.exp(-BUCKET_S / chem.tau2_s)
-    return chem.r1_ohm * seen1 + chem.r2_ohm * seen2
-
-
 def anchor_soc(chem: CellChemistry, a: Anchor, r_ratio: float) -> F64:
     """Each cell's SoC at an anchor: OCV = voltage - I R_total(T) - hysteresis.
 
-    R_total is the settled DC resistance: the ohmic R0 (measured step resistance
-    less the RC part a step shows within a bucket) plus both RC pairs (lab).
+    R_total is the settled DC resistance: the measured R0 plus both RC pairs (lab).
     """
-    r_step = (r_ratio if np.isfinite(r_ratio) and r_ratio > 0 else 1.5) * chem.r0_ohm
-    r_ohmic = max(r_step - step_rc_ohm(chem), 0.5 * chem.r0_ohm)
-    r_total = (r_ohmic + chem.r1_ohm + chem.r2_ohm) * float(r_factor(chem, a.temp_c))
+    r0 = (r_ratio if np.isfinite(r_ratio) and r_ratio > 0 else 1.2) * chem.r0_ohm
+    r_total = (r0 + chem.r1_ohm + chem.r2_ohm) * float(r_factor(chem, a.temp_c))
     ocv = a.v_cells - a.current * r_total - a.hyst * chem.hysteresis_v
     return soc_from_ocv(chem, ocv)
 
