@@ -1,19 +1,22 @@
 """Cell, thermal and vehicle parameters of the two pack designs the simulator knows.
 
-Every number here is documented with its source in ``services/simulator/README.md``;
-values that are assumptions (typical for the chemistry, not from a data sheet)
-are marked so there. Cell quantities are per *series element* (for NMC-R3 two
-180 Ah cells in parallel), so the pack model never has to think about parallel
-strings: a series element is one electrical and thermal node.
+The OCV curves and equivalent-circuit values come from the lab table the models
+read too (:mod:`schemas.cells`). Every number is documented with its source in
+``services/simulator/README.md``; values that are assumptions (typical for the
+chemistry, not from a data sheet) are marked so there. Cell quantities are per
+*series element* (for NMC-R3 two 180 Ah cells in parallel), so the pack model
+never has to think about parallel strings: a series element is one electrical
+and thermal node.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from schemas.cells import LFP_LAB, NMC_LAB
 from schemas.fleet import DESIGNS, PackDesign
 
 F64 = npt.NDArray[np.float64]
@@ -57,19 +60,8 @@ class CellParams:
 NMC_CELL = CellParams(
     chemistry="NMC",
     capacity_ah=360.0,
-    r0_ohm=0.45e-3,
-    r1_ohm=0.20e-3,
-    tau1_s=25.0,
-    r2_ohm=0.15e-3,
-    tau2_s=600.0,
-    ocv_soc=(0.0, 0.03, 0.07, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-    ocv_v=(3.00, 3.35, 3.50, 3.55, 3.62, 3.66, 3.70, 3.75, 3.83, 3.91, 3.99, 4.07, 4.17),
-    hysteresis_v=0.004,
-    hysteresis_rate=40.0,
-    v_min=2.75,
-    v_max=4.20,
+    **asdict(NMC_LAB),
     entropic_v_per_k=-0.10e-3,
-    r_activation_k=3500.0,
     mass_kg=5.6,
     cp_j_per_kgk=1050.0,
     ha_coolant_w_per_k=3.0,
@@ -88,35 +80,8 @@ NMC_CELL = CellParams(
 LFP_CELL = CellParams(
     chemistry="LFP",
     capacity_ah=280.0,
-    r0_ohm=0.50e-3,
-    r1_ohm=0.25e-3,
-    tau1_s=30.0,
-    r2_ohm=0.20e-3,
-    tau2_s=800.0,
-    ocv_soc=(0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0),
-    ocv_v=(
-        2.80,
-        3.00,
-        3.15,
-        3.21,
-        3.255,
-        3.275,
-        3.285,
-        3.290,
-        3.295,
-        3.305,
-        3.325,
-        3.335,
-        3.345,
-        3.38,
-        3.50,
-    ),
-    hysteresis_v=0.012,
-    hysteresis_rate=25.0,
-    v_min=2.50,
-    v_max=3.65,
+    **asdict(LFP_LAB),
     entropic_v_per_k=-0.05e-3,
-    r_activation_k=3000.0,
     mass_kg=5.4,
     cp_j_per_kgk=1000.0,
     ha_coolant_w_per_k=2.6,
