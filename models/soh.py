@@ -115,10 +115,13 @@ class SohWindow:
         # Integrated from every sample: charge counted and the OCV hysteresis state.
         self.ah = 0.0
         self.hyst = 0.0
-        self._last: tuple[float, float] | None = None  # (t, current) of the previous sample
+        self._last: tuple[float, float, float] | None = None  # previous (t, current, mean V)
+        self._calm = False  # the previous sample's current had been steady
         # Clean current steps seen at the full sample rate: (t, R0 at 25 degC in ohm, temp).
-        self._raw: deque[tuple[float, float, float]] = deque(maxlen=3)  # (t, current, mean V)
         self.steps: deque[tuple[float, float, float]] = deque(maxlen=MAX_STEPS)
+        nom = design.nominal_ah
+        self._quiet_a, self._steady_a, self._step_a = QUIET_C * nom, STEADY_C * nom, STEP_C * nom
+        self._hyst_rate = self.chem.hysteresis_rate / (3600.0 * nom)
         self.anchors: list[Anchor] = []
         self._quiet_start: float | None = None
         self._quiet: deque[tuple[F64, float, float, float, float]] = deque(maxlen=ANCHOR_BUCKETS)
@@ -132,8 +135,7 @@ class SohWindow:
         from a vectorised pass over many packs.
         """
         v = float(cell_v.mean()) if v_mean is None else v_mean
-        self._integrate(t, current)
-        self._step(t, current, v, temp_c)
+        self._advance(t, current, v, temp_c)
         bucket = t // BUCKET_S
         if bucket <= self.last_bucket:
             return False
@@ -146,17 +148,21 @@ class SohWindow:
         self.n += 1
         return True
 
-    def _integrate(self, t: float, current: float) -> None:
+    def _advance(self, t: float, current: float, v: float, temp_c: float) -> None:
+        """Per sample: count charge, integrate the hysteresis, catch clean current steps."""
         last = self._last
-        self._last = (t, current)
-        if last is None or t <= last[0]:
+        if last is not None and t <= last[0]:
+            return  # a repeat or out of order: the caller's to drop
+        self._last = (t, current, v)
+        if last is None:
             return
         dt = t - last[0]
-        quiet = QUIET_C * self.design.nominal_ah
+        di = current - last[1]
+        calm_before, self._calm = self._calm, abs(di) < self._steady_a and dt <= MAX_GAP_S
         if dt > MAX_GAP_S:
             # Charge that flowed during a gap is unknown: anchors before it no longer
             # pair with those after, unless the pack was quiet on both sides of it.
-            if abs(current) > quiet or abs(last[1]) > quiet:
+            if abs(current) > self._quiet_a or abs(last[1]) > self._quiet_a:
                 self.anchors.clear()
                 self._quiet_start = None
             return
@@ -164,24 +170,11 @@ class SohWindow:
         self.ah += current * dt / 3600.0
         # Plett's one-state hysteresis: moves toward +1 while charging, -1 while
         # discharging, at a rate set by the charge passed.
-        rate = self.chem.hysteresis_rate / (3600.0 * self.design.nominal_ah)
         s = math.copysign(1.0, current) if current else 0.0
-        self.hyst = s + (self.hyst - s) * math.exp(-rate * abs(current) * dt)
-
-    def _step(self, t: float, current: float, v: float, temp_c: float) -> None:
-        """Record R0 from a current step out of a steady current (see :func:`step_r0`)."""
-        raw = self._raw
-        if raw and t <= raw[-1][0]:
-            return
-        raw.append((t, current, v))
-        if len(raw) < 3:
-            return
-        (t0, i0, _), (t1, i1, v1), (t2, i2, v2) = raw
-        c = self.design.nominal_ah
-        steady = abs(i1 - i0) < STEADY_C * c and t1 - t0 <= MAX_GAP_S
-        if steady and abs(i2 - i1) > STEP_C * c and t2 - t1 <= MAX_GAP_S:
-            r0 = step_r0(self.chem, (v2 - v1) / (i2 - i1), t2 - t1, temp_c)
-            self.steps.append((t, r0, temp_c))
+        self.hyst = s + (self.hyst - s) * math.exp(-self._hyst_rate * abs(current) * dt)
+        # A step out of a steady current: R0 (see step_r0).
+        if calm_before and abs(di) > self._step_a:
+            self.steps.append((t, step_r0(self.chem, (v - last[2]) / di, dt, temp_c), temp_c))
 
     def _track_quiet(self, t: float, current: float, cell_v: F64, temp_c: float) -> None:
         if abs(current) > QUIET_C * self.design.nominal_ah:
@@ -311,7 +304,7 @@ def resistance_ratio(
     """R0 at 25 degC (lab Arrhenius law) over the new cell's.
 
     From ``clean`` steps (t, R0 at 25 degC, temp) out of a steady current
-    (:meth:`SohWindow._step`: the charger switching on after standing on
+    (:meth:`SohWindow._advance`: the charger switching on after standing on
     auxiliary load, or any step at 1 Hz) when there are any; otherwise from
     three or more steps between the buffered samples, less the RC part a
     bucket shows.
