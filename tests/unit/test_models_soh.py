@@ -94,7 +94,8 @@ def test_r0_from_steps_out_of_a_steady_current_at_any_sample_rate() -> None:
     for dt in (1.0, 30.0):
         w = _pack(NMC_R3, NMC, [(1800, -10.0), (600, 150.0)], soc0=0.5, r_ohm=0.6e-3 * warm,
                   temp_c=35.0, dt=dt)  # fmt: skip
-        res = resistance_ratio(NMC, *w.series()[:, :4].T, NMC_R3.nominal_ah, list(w.steps))
+        t, i, v, temp = w.series()[:, :4].T
+        res = resistance_ratio(NMC, t, i, v, temp, NMC_R3.nominal_ah, list(w.steps))
         # Over 30 s the OCV and the hysteresis move a little too: a few % more.
         assert res.ratio * NMC.r0_ohm == pytest.approx(0.6e-3, rel=0.005 if dt == 1.0 else 0.05)
         assert res.step_temp_c == 35.0
