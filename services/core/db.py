@@ -22,8 +22,12 @@ async def open_pool(
     close_timeout_s: float = 10.0,
     application_name: str = "packwatch",
     init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> AsyncIterator[asyncpg.Pool]:
     """An asyncpg pool for the lifetime of the block.
+
+    ``reset`` replaces asyncpg's reset query on release (advisory unlocks,
+    CLOSE ALL, UNLISTEN, RESET ALL); an open transaction is rolled back either way.
 
     On exit the pool closes gracefully, waiting at most ``close_timeout_s`` for
     connections in use; past that it terminates them so shutdown never hangs.
@@ -32,7 +36,12 @@ async def open_pool(
     if statement_timeout_ms is not None:
         settings["statement_timeout"] = str(statement_timeout_ms)
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, server_settings=settings, init=init
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings=settings,
+        init=init,
+        reset=reset,
     )
     try:
         yield pool
