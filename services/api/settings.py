@@ -43,6 +43,10 @@ class ApiSettings(CoreSettings):
     pool_min_size: int = 2
     pool_max_size: int = 16
     statement_timeout_ms: int = Field(default=5000, ge=100)
+    # How long a token's row is kept in memory (0 = read it on every request).
+    # `packwatch token revoke` takes effect at once regardless; any other change
+    # to a token reaches the API within this many seconds (token_cache.py).
+    token_cache_s: float = Field(default=5.0, ge=0, le=300)
 
     # Widest range per interval: each keeps a response near 10,000 points at most.
     max_range_raw: timedelta = timedelta(days=1)

@@ -60,6 +60,51 @@ def parse(token: str) -> tuple[str, str] | None:
 LOOKUP_SQL = """SELECT secret_sha256, role, depots, expires_at, revoked_at
 FROM api_tokens WHERE token_id = $1"""
 
+#: ``revoke`` notifies this channel with the token id when the revocation
+#: commits, so API processes drop what they hold of that token at once.
+REVOKED_CHANNEL = "packwatch_api_token_revoked"
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """A token's row as stored: the digest of its secret and what it grants."""
+
+    secret_sha256: bytes
+    role: str
+    depots: tuple[str, ...] | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def lookup(conn: asyncpg.Connection | asyncpg.Pool, token_id: str) -> StoredToken | None:
+    """The stored row of ``token_id``; None when there is none."""
+    row = await conn.fetchrow(LOOKUP_SQL, token_id)
+    if row is None:
+        return None
+    return StoredToken(
+        secret_sha256=bytes(row["secret_sha256"]),
+        role=row["role"],
+        depots=tuple(row["depots"]) if row["depots"] is not None else None,
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def judge(token_id: str, secret: str, stored: StoredToken | None) -> Principal | None:
+    """The principal ``stored`` grants to ``secret``; None when unknown, wrong, expired or revoked.
+
+    The secret is hashed and compared in constant time even for an unknown id,
+    so timing does not tell ids apart.
+    """
+    digest = stored.secret_sha256 if stored is not None else b"\0" * 32
+    if not hmac.compare_digest(_digest(secret), digest) or stored is None:
+        return None
+    if stored.revoked_at is not None:
+        return None
+    if stored.expires_at is not None and stored.expires_at <= datetime.now(UTC):
+        return None
+    return Principal(token_id=token_id, role=stored.role, depots=stored.depots)
+
 
 async def verify(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> Principal | None:
     """The principal of a valid token; None when malformed, unknown, expired or revoked."""
@@ -67,17 +112,7 @@ async def verify(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> Princip
     if parsed is None:
         return None
     token_id, secret = parsed
-    row = await conn.fetchrow(LOOKUP_SQL, token_id)
-    # Hash and compare even for an unknown id, so timing does not tell ids apart.
-    stored = row["secret_sha256"] if row is not None else b"\0" * 32
-    if not hmac.compare_digest(_digest(secret), bytes(stored)) or row is None:
-        return None
-    if row["revoked_at"] is not None:
-        return None
-    if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
-        return None
-    depots = tuple(row["depots"]) if row["depots"] is not None else None
-    return Principal(token_id=token_id, role=row["role"], depots=depots)
+    return judge(token_id, secret, await lookup(conn, token_id))
 
 
 async def create(
@@ -124,12 +159,19 @@ async def create(
 
 
 async def revoke(conn: asyncpg.Connection, token_id: str) -> bool:
-    """Revoke a token by id; False when no such token was active."""
-    result = await conn.execute(
-        "UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL",
+    """Revoke a token by id; False when no such token was active.
+
+    One statement: the notification on :data:`REVOKED_CHANNEL` goes out when,
+    and only if, the revocation commits.
+    """
+    notified = await conn.fetch(
+        f"""WITH revoked AS (
+            UPDATE api_tokens SET revoked_at = now()
+            WHERE token_id = $1 AND revoked_at IS NULL RETURNING token_id)
+        SELECT pg_notify('{REVOKED_CHANNEL}', token_id) FROM revoked""",
         token_id,
     )
-    return bool(result.endswith(" 1"))
+    return len(notified) == 1
 
 
 async def list_tokens(conn: asyncpg.Connection) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,6 +18,7 @@ from services.api import tokens
 from services.api.app import create_app
 from services.api.cli import token_command
 from services.api.routes_ops import PUBLIC_PATHS
+from services.api.token_cache import TokenCache
 from tests.integration.test_api_support import (
     FOREIGN,
     FOREIGN_PACK,
@@ -245,3 +247,97 @@ async def test_token_cli_prints_the_token_once_and_stores_only_its_hash(fleet: F
     assert code == 2
     assert (await token_command(fleet.dsn, await _args(action="revoke", token_id=token_id)))[0] == 0
     assert (await token_command(fleet.dsn, await _args(action="revoke", token_id=token_id)))[0] == 1
+
+
+LISTENERS_SQL = """SELECT pid FROM pg_stat_activity
+WHERE datname = current_database() AND query LIKE 'LISTEN %'"""
+
+
+async def _until_refused(client: httpx.AsyncClient, token: str, attempts: int = 100) -> int:
+    """Ask until the token is refused (at most ``attempts`` tries, 0.1 s apart); the last status."""
+    status = 0
+    for _ in range(attempts):
+        status = (await client.get("/v1/vehicles", headers=bearer(token))).status_code
+        if status == 401:
+            break
+        await asyncio.sleep(0.1)
+    return status
+
+
+async def _listeners(dsn: str) -> list[int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [r["pid"] for r in await conn.fetch(LISTENERS_SQL)]
+    finally:
+        await conn.close()
+
+
+async def test_revoking_a_cached_token_refuses_it_at_once(fleet: Fleet) -> None:
+    # A cache that would keep rows for five minutes: only the revocation's
+    # notification can refuse the token within the few seconds allowed here.
+    app = create_app(settings_for(fleet.dsn, token_cache_s=300))
+    revoked, kept = await issue(fleet.dsn, "operator"), await issue(fleet.dsn, "operator")
+    async with client_for(app) as client:
+        for token in (revoked.token, kept.token):
+            assert (await client.get("/v1/vehicles", headers=bearer(token))).status_code == 200
+        assert len(app.state.token_cache) == 2
+        code, _ = await token_command(
+            fleet.dsn, await _args(action="revoke", token_id=revoked.token_id)
+        )
+        assert code == 0
+        assert await _until_refused(client, revoked.token) == 401
+        # Only the revoked token was affected.
+        assert (await client.get("/v1/vehicles", headers=bearer(kept.token))).status_code == 200
+
+        # The listening connection is lost: it comes back, and revocations are heard again.
+        (listener,) = await _listeners(fleet.dsn)
+        conn = await asyncpg.connect(fleet.dsn)
+        try:
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", listener)
+        finally:
+            await conn.close()
+        for _ in range(100):
+            back = await _listeners(fleet.dsn)
+            if back and back != [listener]:
+                break
+            await asyncio.sleep(0.1)
+        assert back and listener not in back
+        assert (await client.get("/v1/vehicles", headers=bearer(kept.token))).status_code == 200
+        conn = await asyncpg.connect(fleet.dsn)
+        try:
+            assert await tokens.revoke(conn, kept.token_id)
+        finally:
+            await conn.close()
+        assert await _until_refused(client, kept.token) == 401
+
+
+async def test_a_token_changed_by_hand_is_served_from_memory_for_at_most_the_ttl(
+    fleet: Fleet,
+) -> None:
+    now = [1000.0]
+    cache = TokenCache(ttl_s=5.0, clock=lambda: now[0])
+    issued = await issue(fleet.dsn, "engineer")
+    forged = issued.token[:-1] + ("A" if issued.token[-1] != "A" else "B")
+    conn = await asyncpg.connect(fleet.dsn)
+    try:
+        principal = await cache.verify(conn, issued.token)
+        assert principal is not None and principal.role == "engineer"
+        # The kept row still proves possession: a wrong secret is refused from memory too.
+        assert await cache.verify(conn, forged) is None
+        # Revoked without the notification (by hand): within the ttl the kept row answers...
+        await conn.execute(
+            "UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1", issued.token_id
+        )
+        now[0] += 4.9
+        assert await cache.verify(conn, issued.token) is not None
+        # ...and once the ttl has passed, the row is read again.
+        now[0] += 0.1
+        assert await cache.verify(conn, issued.token) is None
+        # Unknown ids are never kept, and a zero ttl keeps nothing at all.
+        assert await cache.verify(conn, f"pw_{'0' * 12}_{'A' * 43}") is None
+        off = TokenCache(ttl_s=0)
+        fresh = await issue(fleet.dsn, "operator")
+        assert await off.verify(conn, fresh.token) is not None and len(off) == 0
+    finally:
+        await conn.close()
+    assert len(cache) == 1
