@@ -201,12 +201,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def workers() -> int:
+    """uvicorn worker processes serving the API: ``BENCH_API_WORKERS``, default 1."""
+    return int(os.environ.get("BENCH_API_WORKERS", "1"))
+
+
 def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
     """uvicorn serving the API on a loopback port, in its own process (own core, own loop)."""
     env = {**os.environ, "DATABASE_URL": dsn, "PACKWATCH_LOG_LEVEL": "WARNING"}
     argv = [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    argv += ["--workers", os.environ.get("BENCH_API_WORKERS", "1")]
+    argv += ["--workers", str(workers())]
     return subprocess.Popen([*argv, "--no-access-log"], env=env)  # noqa: S603
 
 
@@ -298,6 +303,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def bench(dsn: str, start: datetime, requests: int, concurrency: int) -> dict[str, object]:
+    # The machine's load before this run starts anything: other work sharing the cores.
+    load_before = os.getloadavg()[0]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     token_id, token = await _token(dsn)
@@ -328,6 +335,8 @@ async def bench(dsn: str, start: datetime, requests: int, concurrency: int) -> d
         "points_per_response": 1440,
         "rows_in_db": rows,
         "cpus": os.cpu_count(),
+        "workers": workers(),
+        "load_avg_1m_before": round(load_before, 2),
     }
 
 
@@ -346,7 +355,8 @@ def main() -> int:
         f"api 1m/one-day: {result['requests']} requests at concurrency {result['concurrency']}: "
         f"p50 {result['p50_ms']} ms, p90 {result['p90_ms']} ms, p99 {result['p99_ms']} ms, "
         f"{result['req_per_s']} req/s, {result['errors']} errors, "
-        f"{result['rows_in_db']} rows in the database"
+        f"{result['rows_in_db']} rows in the database, {result['workers']} API worker(s), "
+        f"load average before {result['load_avg_1m_before']} on {result['cpus']} CPUs"
     )
     print(json.dumps(result, sort_keys=True), flush=True)
     return 0
