@@ -106,9 +106,12 @@ def _nb_median(x: F64) -> F64:
     """Median of the two neighbours on each side (edges reflected), self excluded."""
     p = np.pad(x, ((0, 0), (2, 2)), mode="reflect")
     s = x.shape[1]
-    stack = np.stack([p[:, 0:s], p[:, 1 : s + 1], p[:, 3 : s + 3], p[:, 4 : s + 4]])
-    stack.sort(axis=0)
-    out: F64 = 0.5 * (stack[1] + stack[2])
+    a, b, c, d = p[:, 0:s], p[:, 1 : s + 1], p[:, 3 : s + 3], p[:, 4 : s + 4]
+    # The middle two of four without a sort: the larger of the pairs' minima and
+    # the smaller of their maxima.
+    lo = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    hi = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    out: F64 = 0.5 * (lo + hi)
     return out
 
 
@@ -221,9 +224,16 @@ class ThermalState:
         init = restart[:, None]
         self.first_ts[r] = np.where(restart, f.ts_s, self.first_ts[r])
 
+        any_restart = bool(restart.any())
+        alphas: dict[tuple[float, int], F64] = {}
+
         def ew(old: F64, x: F64, tau: float, d: F64 = d1, i: npt.NDArray[np.bool_] = init) -> F64:
-            out: F64 = np.where(i, x, old + _alpha(d, tau) * (x - old))
-            return out
+            key = (tau, d.ndim)
+            a = alphas.get(key)
+            if a is None:
+                a = alphas[key] = _alpha(d, tau)
+            out: F64 = old + a * (x - old)
+            return np.where(i, x, out) if any_restart else out
 
         d0, i0 = dt, restart
         nom = self.design.nominal_ah
