@@ -12,13 +12,18 @@ another server; by default the local embedded server is started if needed.
 The API runs as a real uvicorn server on a loopback port in a child process,
 so the load generator and the server do not share an event loop. Figures go
 to stdout; the last line is one JSON object with at least ``p50_ms``,
-``p99_ms``, ``req_per_s`` and ``rows_in_db``. It never passes or fails on time.
+``p99_ms``, ``req_per_s`` and ``rows_in_db``, the uvicorn workers used
+(``BENCH_API_WORKERS``, default 1), the load average before the run and the
+CPU milliseconds per request of the API, PostgreSQL and the load generator
+(on shared cores, steadier to compare than req/s). It never passes or fails
+on time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -31,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
+import psutil
 
 from schemas.db import migrate
 from schemas.db.rollups import HOUR, MINUTE, ORIGIN, STATE_COLUMNS, state_table
@@ -297,6 +303,32 @@ async def run_load(
     return latencies, wall, errors
 
 
+async def _postmaster(dsn: str) -> psutil.Process | None:
+    """The database server's main process when it runs on this machine, else None."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        # The backend serving this connection is a child of the server's main process.
+        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+        with contextlib.suppress(psutil.Error):
+            parent = psutil.Process(backend).parent()
+            if parent is not None and "postgres" in parent.name():
+                return parent
+        return None
+    finally:
+        await conn.close()
+
+
+def _cpu_s(root: psutil.Process | None) -> float:
+    """CPU seconds used so far by ``root`` and the children it has now (0 without a root)."""
+    total = 0.0
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for p in [root, *root.children(recursive=True)] if root else []:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                t = p.cpu_times()
+                total += t.user + t.system
+    return total
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
@@ -313,7 +345,14 @@ async def bench(dsn: str, start: datetime, requests: int, concurrency: int) -> d
         async with aiohttp.ClientSession() as s:
             await _wait_ready(s, base)
         await run_load(base, token, start, min(400, requests), concurrency, seed=0)  # warm-up
+        # CPU per request of each party on the shared cores: steadier than req/s when
+        # other work competes for them. The server's backends are those open now (the
+        # warm-up filled the pool) and any it starts during the run.
+        api, postgres = psutil.Process(server.pid), await _postmaster(dsn)
+        cpu0 = (_cpu_s(api), _cpu_s(postgres), time.process_time())
         latencies, wall, errors = await run_load(base, token, start, requests, concurrency)
+        used = (_cpu_s(api), _cpu_s(postgres), time.process_time())
+        cpu = [(u - c) * 1000.0 / len(latencies) for u, c in zip(used, cpu0, strict=True)]
     finally:
         server.terminate()
         try:
@@ -336,6 +375,10 @@ async def bench(dsn: str, start: datetime, requests: int, concurrency: int) -> d
         "rows_in_db": rows,
         "cpus": os.cpu_count(),
         "workers": workers(),
+        "cpu_ms_per_request_api": round(cpu[0], 3),
+        # null when the database runs on another machine
+        "cpu_ms_per_request_postgres": round(cpu[1], 3) if postgres is not None else None,
+        "cpu_ms_per_request_load_generator": round(cpu[2], 3),
         "load_avg_1m_before": round(load_before, 2),
     }
 
@@ -356,7 +399,10 @@ def main() -> int:
         f"p50 {result['p50_ms']} ms, p90 {result['p90_ms']} ms, p99 {result['p99_ms']} ms, "
         f"{result['req_per_s']} req/s, {result['errors']} errors, "
         f"{result['rows_in_db']} rows in the database, {result['workers']} API worker(s), "
-        f"load average before {result['load_avg_1m_before']} on {result['cpus']} CPUs"
+        f"load average before {result['load_avg_1m_before']} on {result['cpus']} CPUs; "
+        f"CPU ms per request: API {result['cpu_ms_per_request_api']}, "
+        f"PostgreSQL {result['cpu_ms_per_request_postgres']}, "
+        f"load generator {result['cpu_ms_per_request_load_generator']}"
     )
     print(json.dumps(result, sort_keys=True), flush=True)
     return 0
