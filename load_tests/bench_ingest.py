@@ -7,7 +7,7 @@
    fresh database from memory (no Kafka, no decoding): asyncpg's records COPY
    and ingestion's own columnar binary encoder; the faster is the ceiling.
 3. Sustained rate: ``packwatch ingest --workers N`` (its own processes; N from
-   BENCH_INGEST_WORKERS, default 1) drains the topic into another fresh
+   BENCH_INGEST_WORKERS, default one per core) drains the topic into another fresh
    database; rows/s from its first row to its last; peak RSS, summed over the
    command and its workers.
 4. Latency: samples stamped with the current time, offered at a fixed 5,000/s
@@ -44,8 +44,9 @@ CELLS, SENSORS = 192, 48
 N_SAMPLES = int(os.environ.get("BENCH_INGEST_SAMPLES", "150000"))
 N_VEHICLES = 500
 LATENCY_RATE = 5000
-# `packwatch ingest --workers N`: consumer processes in the group on this host.
-WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "1"))
+# `packwatch ingest --workers N`: consumer processes in the group on this host,
+# by default one per core (decoding is CPU work; one process uses one core).
+WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", str(os.cpu_count() or 1)))
 LATENCY_SECONDS = 20
 
 
@@ -161,14 +162,28 @@ def _rss(ps: psutil.Process) -> int:
     return total
 
 
+def _cpu_s(ps: psutil.Process, seen: dict[int, float]) -> float:
+    """CPU seconds the ingest command and its workers used so far (kept per pid in
+    ``seen``, so a worker that has exited still counts)."""
+    for p in [ps, *ps.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = p.cpu_times()
+            seen[p.pid] = t.user + t.system
+    return sum(seen.values())
+
+
 async def _count(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM pack_samples"))
 
 
-async def sustained(core: CoreSettings, dsn: str, topic: str, n: int) -> tuple[float, float]:
+async def sustained(core: CoreSettings, dsn: str, topic: str, n: int) -> tuple[float, float, float]:
+    """Rows/s from the first row stored to the last, peak RSS (MB), and the
+    ingest processes' CPU time per sample (µs) over that span."""
     proc = _ingest(core, dsn, topic, f"bench-{uuid.uuid4().hex[:6]}")
     ps = psutil.Process(proc.pid)
     peak = 0
+    cpu: dict[int, float] = {}
+    cpu_first = 0.0
     conn = await asyncpg.connect(dsn)
     try:
         first_at: float | None = None
@@ -176,20 +191,23 @@ async def sustained(core: CoreSettings, dsn: str, topic: str, n: int) -> tuple[f
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             peak = max(peak, _rss(ps))
+            used = _cpu_s(ps, cpu)
             got = await _count(conn)
             if got and first_at is None:
-                first_at, first_n = time.perf_counter(), got
+                first_at, first_n, cpu_first = time.perf_counter(), got, used
             if got >= n:
                 break
             await asyncio.sleep(0.1)
         assert first_at is not None, "ingest stored nothing"
         rate = (got - first_n) / (time.perf_counter() - first_at)
+        cpu_us = (used - cpu_first) / max(1, got - first_n) * 1e6
     finally:
         await conn.close()
         proc.terminate()
         proc.wait(60)
-    print(f"  sustained: {got} rows, peak RSS {peak >> 20} MB", flush=True)
-    return rate, peak / 2**20
+    print(f"  sustained: {got} rows, peak RSS {peak >> 20} MB, {cpu_us:.0f} µs CPU a sample",
+          flush=True)  # fmt: skip
+    return rate, peak / 2**20, cpu_us
 
 
 async def latency(core: CoreSettings, dsn: str, topic: str) -> tuple[float, float, int]:
@@ -277,7 +295,7 @@ async def main() -> None:
 
     dsn = await fresh_database(core, "bench_ingest")
     await _register(dsn, vehicles)
-    rate, peak_mb = await sustained(core, dsn, topic, n)
+    rate, peak_mb, cpu_us = await sustained(core, dsn, topic, n)
     print(f"  ingest sustained: {rate:,.0f} rows/s", flush=True)
 
     lat_dsn = await fresh_database(core, "bench_ingest_latency")
@@ -305,6 +323,7 @@ async def main() -> None:
             "peak_rss_mb": round(peak_mb, 1),
             "peak_rss_is": "sum over the ingest command and its worker processes",
             "ingest_workers": WORKERS,
+            "ingest_cpu_us_per_sample": round(cpu_us, 1),
             "cpu_cores": os.cpu_count(),
         },
     )

@@ -1,7 +1,8 @@
 """A batch: accepted samples as columns, dead letters and the offsets they came from.
 
 A batch closes on size (``max_rows`` messages) or on time (``max_ms`` after
-its first message), whichever comes first. Its offsets are committed only
+its first message), whichever comes first; the service holds a batch that is
+due on time while its writer is still busy with the previous one. Its offsets are committed only
 after its rows are in the database and its dead letters are acknowledged.
 """
 

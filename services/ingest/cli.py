@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if workers < 1:
         raise SystemExit("packwatch ingest: --workers must be at least 1")
     if workers > 1:
-        from services.ingest.workers import supervise
+        from services.ingest.workers import become_supervisor
 
-        return supervise(settings, workers)
+        become_supervisor(settings, workers)
 
     async def main(stop: asyncio.Event) -> None:
         await _main(core, settings, stop)

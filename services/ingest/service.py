@@ -3,8 +3,8 @@
 Two tasks share one bounded queue of closed batches:
 
 - the *reader* polls Kafka, decodes and validates what each poll returned as
-  one columnar batch (:mod:`schemas.pack_batch`), and closes a batch on size
-  or time; when the queue is full it pauses its partitions
+  one columnar batch (:mod:`schemas.pack_batch`), and closes a batch on size,
+  or on time once the writer is free to take it; when the queue is full it pauses its partitions
   (explicit backpressure: nothing is buffered past ``max_pending_batches``);
 - the *writer* publishes a batch's dead letters (waiting for the broker's
   acknowledgement), writes its rows (:mod:`services.ingest.writer`), and only
@@ -45,6 +45,8 @@ from services.ingest.writer import Writer
 log = structlog.get_logger(__name__)
 SERVICE = "ingest"
 _DONE = object()
+# How often a batch that is due but held (the writer is busy) checks again.
+_HELD_POLL_MS = 10
 
 
 class IngestService:
@@ -81,6 +83,7 @@ class IngestService:
         self.rows_committed = 0
         self.dead_lettered = 0
         self._committed: dict[TopicPartition, int] = {}
+        self._unwritten = 0  # batches handed to the writer and not yet written
         self.finished = asyncio.Event()  # set when run() has returned or raised
         self._process = psutil.Process()
 
@@ -166,6 +169,7 @@ class IngestService:
             await self.queue.join()
             self.consumer.resume(*self.consumer.assignment())
             self.metrics.paused.labels(SERVICE).set(0)
+        self._unwritten += 1
         if self.queue.full():
             assigned = self.consumer.assignment()
             self.consumer.pause(*assigned)
@@ -180,7 +184,12 @@ class IngestService:
     async def _read(self, stop: asyncio.Event) -> None:
         topic_label = self.s.topic
         while not stop.is_set():
-            timeout = self.batch.remaining_ms() if self.batch else self.s.batch_max_ms
+            if not self.batch:
+                timeout = self.s.batch_max_ms
+            elif self.batch.expired():
+                timeout = _HELD_POLL_MS  # due, but held while the writer is busy
+            else:
+                timeout = self.batch.remaining_ms()
             fetched = await self.consumer.getmany(
                 timeout_ms=max(timeout, 1),
                 max_records=min(self.s.poll_max_records, self.batch.room or self.s.batch_max_rows),
@@ -194,7 +203,11 @@ class IngestService:
                 await self._add(take)
                 if self.batch.full:
                     await self._close_batch()
-            if self.batch.expired():
+            # On time, a batch closes only when the writer is free to take it: while
+            # a write is in flight the batch keeps filling (up to its size), so
+            # under load batches grow and their fixed cost (commit, rollup merge)
+            # is shared by more rows, and at low load they stay small and quick.
+            if self.batch.expired() and not self._unwritten:
                 await self._close_batch()
             self._update_lag()
         await self._close_batch()
@@ -272,7 +285,10 @@ class IngestService:
                 if item is _DONE:
                     return
                 assert isinstance(item, Batch)
-                await self._write_one(item)
+                try:
+                    await self._write_one(item)
+                finally:
+                    self._unwritten -= 1
             finally:
                 self.queue.task_done()
 
@@ -282,6 +298,7 @@ class IngestService:
         async def drain() -> None:
             if self.batch:
                 batch, self.batch = self.batch, self._new_batch()
+                self._unwritten += 1
                 await self.queue.put(batch)
             await self.queue.join()
 

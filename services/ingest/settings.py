@@ -24,8 +24,9 @@ class IngestSettings(BaseSettings):
     # Consumer processes `packwatch ingest` runs in the group (services.ingest.workers).
     workers: int = Field(default=1, ge=1, le=64)
     batch_max_rows: int = Field(default=5000, ge=1, le=100_000)
-    # A batch closes this long after its first message at the latest: at low
-    # load this bounds the time a sample waits before its write starts.
+    # A batch closes this long after its first message (or, if the writer is
+    # still busy then, as soon as it is free or the batch is full): at low load
+    # this bounds the time a sample waits before its write starts.
     batch_max_ms: int = Field(default=200, ge=10, le=60_000)
     # Messages decoded and validated at a time. Decoding is CPU work in the
     # event loop; in slices this size the writer's database round trips

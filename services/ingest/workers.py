@@ -7,11 +7,16 @@ ordinary ``packwatch ingest`` with its own settings, derived so that the
 whole set stays within the configured limits:
 
 - the memory cap ``max_rss_mb`` is for the whole command: each child gets an
-  equal share (so the children's resident sizes together stay under it);
+  equal share (so the children's resident sizes together stay under it), and
+  so do the sizes that drive memory use, ``batch_max_rows`` and
+  ``fetch_max_bytes`` (each child reads a share of the partitions);
 - metrics ports are ``metrics_port + i`` (unless the port is 0 or negative);
 - a static ``group_instance_id`` becomes ``<id>-<i>``.
 
-The supervisor forwards SIGTERM/SIGINT to the children and waits for them.
+The command replaces itself (``exec``, same process id) with a small
+supervisor that loads only this module, and the children start as
+``python -m services.ingest``: neither holds the rest of packwatch's CLI in
+memory. The supervisor forwards SIGTERM/SIGINT to the children and waits for them.
 When one child exits on its own (a fatal error such as the DLQ limit), the
 others are stopped too and the command exits with that child's code, so the
 unit fails as a whole and its supervisor (systemd, Kubernetes) restarts it.
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import time
 from types import FrameType
+from typing import NoReturn
 
 import structlog
 
@@ -40,6 +46,10 @@ def worker_env(settings: IngestSettings, index: int, workers: int) -> dict[str, 
         "PACKWATCH_INGEST_WORKERS": "1",
         "PACKWATCH_INGEST_GROUP_ID": settings.group_id,
         "PACKWATCH_INGEST_MAX_RSS_MB": str(settings.max_rss_mb // workers),
+        "PACKWATCH_INGEST_BATCH_MAX_ROWS": str(max(1, settings.batch_max_rows // workers)),
+        "PACKWATCH_INGEST_FETCH_MAX_BYTES": str(
+            max(1024 * 1024, settings.fetch_max_bytes // workers)
+        ),
     }
     if settings.metrics_port > 0:
         env["PACKWATCH_INGEST_METRICS_PORT"] = str(settings.metrics_port + index)
@@ -54,9 +64,8 @@ def supervise(settings: IngestSettings, workers: int, poll_s: float = 0.2) -> in
     for i in range(workers):
         env = dict(os.environ) | worker_env(settings, i, workers)
         children.append(
-            subprocess.Popen([sys.executable, "-m", "services.cli", "ingest"], env=env,
-                             cwd=PROJECT_ROOT)
-        )  # fmt: skip
+            subprocess.Popen([sys.executable, "-m", "services.ingest"], env=env, cwd=PROJECT_ROOT)
+        )
     log.info("ingest_workers_started", workers=workers, pids=[c.pid for c in children])
     stopping: list[int] = []
 
@@ -81,3 +90,26 @@ def supervise(settings: IngestSettings, workers: int, poll_s: float = 0.2) -> in
     if first is not None and first.returncode and not stopping:
         return first.returncode
     return next((code for code in codes if code), 0)
+
+
+def become_supervisor(settings: IngestSettings, workers: int) -> NoReturn:
+    """Replace this process with the supervisor of ``workers`` (settings via the environment)."""
+    env = dict(os.environ, PACKWATCH_INGEST_GROUP_ID=settings.group_id)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "services.ingest.workers", str(workers)]
+    os.execve(sys.executable, argv, env)
+
+
+def main() -> int:
+    """``python -m services.ingest.workers N``: supervise N ingest processes."""
+    from services.core.logging import configure
+    from services.core.settings import CoreSettings
+
+    core = CoreSettings()
+    configure(core.log_level, core.log_json)
+    return supervise(IngestSettings(), int(sys.argv[1]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

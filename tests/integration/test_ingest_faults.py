@@ -67,8 +67,15 @@ async def test_sigkill_twenty_times_while_100000_samples_flow(
     extra = {"PACKWATCH_INGEST_GROUP_INSTANCE_ID": "ingest-0"}
     kills = 0
     while kills < 20:
+        before = _starts(log)
         proc = ingest_process(kafka_bootstrap, database, topic, "g-kill", dlq, log, **extra)
-        await asyncio.sleep(rng.uniform(1.0, 3.5))  # start-up, mid-batch, mid-commit …
+        if kills % 2:
+            # Mid-work: a random moment after it started consuming (start-up
+            # alone can take seconds on a busy machine).
+            await _started(log, before)
+            await asyncio.sleep(rng.uniform(0.2, 2.5))
+        else:
+            await asyncio.sleep(rng.uniform(1.0, 3.5))  # start-up, mid-batch, mid-commit …
         proc.kill()
         proc.wait(10)
         kills += 1
@@ -85,6 +92,19 @@ async def test_sigkill_twenty_times_while_100000_samples_flow(
         _stop(proc)
     assert kills == 20
     assert await _dlq_size(kafka_bootstrap, dlq) == 0
+
+
+def _starts(log: Path) -> int:
+    """How many ingest processes logged that they started consuming."""
+    return log.read_text().count('"ingest_started"') if log.exists() else 0
+
+
+async def _started(log: Path, before: int, limit_s: float = 60.0) -> None:
+    """Wait until one more ingest process than ``before`` has started consuming."""
+    for _ in range(int(limit_s / 0.05)):
+        if _starts(log) > before:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _fleet(
