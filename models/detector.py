@@ -81,6 +81,13 @@ class Thresholds:
     cooling: float = 0.75
 
 
+#: Calibration's ceiling (models/train.py): a class whose fault-free calibration
+#: fleet pushed its threshold up to here has no operating point without false
+#: alerts, so the detector leaves that class to the physics checks.
+CALIBRATION_CEILING = 0.99
+OFF = 1.01  # above any probability
+
+
 def thresholds_of(models: dict[str, Model]) -> Thresholds:
     """Thresholds calibrated at training time, from the model files' metadata."""
     th = Thresholds()
@@ -89,6 +96,8 @@ def thresholds_of(models: dict[str, Model]) -> Thresholds:
         th.sensor.update(json.loads(sensor.metadata["thresholds"]))
     if pack is not None and "thresholds" in pack.metadata:
         th.cooling = float(json.loads(pack.metadata["thresholds"])["cooling_failure"])
+    th.sensor = {k: OFF if v >= CALIBRATION_CEILING else v for k, v in th.sensor.items()}
+    th.cooling = OFF if th.cooling >= CALIBRATION_CEILING else th.cooling
     return th
 
 
@@ -260,7 +269,9 @@ class Detector:
             r = int(rows[b])
             source = version if model[b] else PHYSICS_VERSION
             tmax = float(st.t_hold[r].max())
-            sev = Severity.CRITICAL if tmax >= 45.0 else Severity.WARNING
+            # Lost flow under power is critical at any temperature: the pack has
+            # no way left to shed heat. The other signs are warnings until hot.
+            sev = Severity.CRITICAL if tmax >= 45.0 or flow_lost[b] else Severity.WARNING
             out.append(Finding(f.vehicle_ids[b], AnomalyKind.COOLING_FAILURE, sev,
                                float(prob[b, 1]), source,
                                evidence={"probability": float(prob[b, 1]),

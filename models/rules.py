@@ -26,9 +26,13 @@ def evaluate(state: ThermalState, rows: np.ndarray, f: Frame) -> list[Finding]:
     temps = np.where(f.temps > OPEN_SENSOR_C, f.temps, np.nan)
     valid_any = ~np.isnan(temps).all(axis=1)
     t_max = np.where(valid_any, np.nanmax(np.nan_to_num(temps, nan=-99.0), axis=1), np.nan)
-    t_min = np.where(valid_any, np.nanmin(np.nan_to_num(temps, nan=999.0), axis=1), np.nan)
     j_max = np.argmax(np.nan_to_num(temps, nan=-99.0), axis=1)
     rate = (state.t_f[rows] - state.t_s[rows]) / (TAU_MED - TAU_FAST) * 60.0
+    # Open sensors hold their last reading in t_f; a sensor that keeps dropping
+    # out is a sensor fault, not a spread.
+    ok = state.drop[rows] < 0.01
+    smooth_max = np.where(ok, state.t_f[rows], -np.inf).max(axis=1)
+    smooth_min = np.where(ok, state.t_f[rows], np.inf).min(axis=1)
     # Outlet over inlet means heat carried only while the pump runs (the bus is
     # powered); in a parked pack the still coolant warms toward its cells and
     # the two sensors read whatever the pipes hold.
@@ -48,17 +52,23 @@ def evaluate(state: ThermalState, rows: np.ndarray, f: Frame) -> list[Finding]:
                                float(rate[b, j]), RULES_VERSION, sensor=j,
                                evidence={"rise_c_per_min": float(rate[b, j]),
                                          "limit_c_per_min": lim.rise_c_per_min}))  # fmt: skip
-        spread = tm - float(t_min[b])
+        # Spread on the 1-minute averages: single readings carry noise and a
+        # 1-degC quantisation step at each end, which alone widen it by ~2 degC.
+        spread = float(smooth_max[b] - smooth_min[b])
         if spread >= lim.spread_warn_c:
             out.append(Finding(vid, AnomalyKind.TEMPERATURE_SPREAD, Severity.WARNING, spread,
                                RULES_VERSION,
-                               evidence={"spread_c": spread, "max_c": tm,
+                               evidence={"spread_c": spread, "max_c": float(smooth_max[b]),
                                          "limit_c": lim.spread_warn_c}))  # fmt: skip
+        # A pumping loop that warms its coolant past the limit cannot carry the
+        # pack's heat (the flow has collapsed or the load is abnormal): that is
+        # a cooling failure, critical, and the same condition the detector's
+        # sustained check and models report, so it makes one alert, not two.
         if cdt[b] >= lim.coolant_dt_warn_c:
-            out.append(Finding(vid, AnomalyKind.COOLANT_DELTA_T, Severity.WARNING,
+            out.append(Finding(vid, AnomalyKind.COOLING_FAILURE, Severity.CRITICAL,
                                float(cdt[b]), RULES_VERSION,
                                evidence={"coolant_dt_c": float(cdt[b]),
-                                         "limit_c": lim.coolant_dt_warn_c}))  # fmt: skip
+                                         "coolant_dt_limit_c": lim.coolant_dt_warn_c}))  # fmt: skip
         ins = float(f.insulation_kohm[b])
         if ins < lim.insulation_warn_kohm:
             sev = Severity.CRITICAL if ins < lim.insulation_crit_kohm else Severity.WARNING

@@ -52,7 +52,9 @@ def test_open_sensor_is_not_a_temperature_spread() -> None:
 
 def test_coolant_dt_and_insulation() -> None:
     got = _eval(_frame(np.full(48, 31.0), inlet=25.0, outlet=34.0, ins=50.0))
-    assert AnomalyKind.COOLANT_DELTA_T in got
+    cooling = got[AnomalyKind.COOLING_FAILURE]
+    assert cooling.severity is Severity.CRITICAL and cooling.evidence["coolant_dt_c"] == 9.0
+    assert AnomalyKind.COOLANT_DELTA_T not in got
     assert got[AnomalyKind.INSULATION_FAULT].severity is Severity.CRITICAL
 
 
@@ -87,3 +89,24 @@ def test_tracker_holds_clears_and_ids_are_deterministic() -> None:
     again = ConditionTracker(hold_s=60, clear_s=300)
     again.observe([f], {"BUS-1": 0.0})
     assert again.observe([f], {"BUS-1": 60.0})[0].event_id == on[0].event_id
+
+
+def test_a_class_calibrated_up_to_the_ceiling_is_left_to_the_physics_checks() -> None:
+    from models.detector import OFF, thresholds_of
+    from models.onnx_io import Model
+
+    sensor = Model("sensor", None, {"thresholds": '{"sensor_fault": 0.62}'}, "probabilities")
+    pack = Model("pack", None, {"thresholds": '{"cooling_failure": 0.99}'}, "probabilities")
+    th = thresholds_of({"sensor": sensor, "pack": pack})
+    assert th.sensor["sensor_fault"] == 0.62 and th.cooling == OFF > 1.0
+
+
+def test_spread_is_judged_on_one_minute_averages_not_one_reading() -> None:
+    st = ThermalState(LFP_CALB_R1, None)
+    for k in range(0, 600, 10):
+        t = np.full(48, 31.0)
+        t[7] = 41.0 if k == 590 else 31.0  # one reading 10 degC off, once
+        f = _frame(t)
+        f.ts_s[:] = 1000.0 + k
+        rows = st.update(f)
+    assert AnomalyKind.TEMPERATURE_SPREAD not in {x.kind for x in rules.evaluate(st, rows, f)}
