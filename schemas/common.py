@@ -88,8 +88,10 @@ class Severity(enum.StrEnum):
 class AnomalyKind(enum.StrEnum):
     """What kind of condition a detector found.
 
-    The first five are the model-backed kinds of the thermal and insulation
-    detectors; the rest are deterministic safety rules.
+    The first five are the kinds of fault the thermal and insulation detectors
+    name, by model or by a deterministic check; the rest are safety rules whose
+    cause is not known. A coolant dT past its limit is reported as a cooling
+    failure: ``coolant_delta_t`` is kept so that older messages still decode.
     """
 
     COOLING_FAILURE = "cooling_failure"
