@@ -31,7 +31,7 @@ class IngestSettings(BaseSettings):
     # Messages decoded and validated at a time. Decoding is CPU work in the
     # event loop; in slices this size the writer's database round trips
     # interleave with it instead of waiting behind a whole batch.
-    poll_max_records: int = Field(default=1000, ge=1, le=100_000)
+    poll_max_records: int = Field(default=250, ge=1, le=100_000)
     # Batches closed but not yet written; when full, the partitions pause.
     max_pending_batches: int = Field(default=2, ge=1, le=16)
     # Above this resident size the reader stops fetching until the writer has

@@ -181,9 +181,9 @@ async def test_workers_share_the_group_and_store_everything_once(
         assert all(w.is_running() for w in workers)
         await asyncio.sleep(1.0)
         await _assert_exactly_once(database, len(items))
-        # Both workers were members of the group, with half the memory cap each.
-        lines = log.read_text()
-        assert lines.count('"partitions_assigned"') >= 2, lines[-3000:]
+        # Both workers started consuming in the group, with half the memory cap each.
+        await _started(log, 1)
+        assert _starts(log) == 2, log.read_text()[-3000:]
         assert all("PACKWATCH_INGEST_MAX_RSS_MB" in w.environ() for w in workers)
         assert {w.environ()["PACKWATCH_INGEST_MAX_RSS_MB"] for w in workers} == {"450"}
     finally:
