@@ -65,6 +65,14 @@ PACK_HOT_AFTER_S = 3600.0
 PACK_WARM_C = 1.0
 #: How long the chiller must fall short of its duty (models/thermal.py) to be failed.
 CHILLER_SHORT_S = 300.0
+#: Coolant rise per C-rate squared (30-minute average) of a healthy loop: the
+#: pack's I^2 R over the coolant's m cp, (280 A)^2 * ~0.15 ohm / 875 W/K ~ 13 degC
+#: plus the RC losses; fitted on the fault-free training fleets, where the
+#: coolant rise (5-minute average) stays within 2.4 degC of it. A rise 2.8 degC
+#: over it is a loop carrying the heat on a fraction of its flow.
+CDT_PER_CRATE2_C = 20.0
+CDT_EXCESS_C = 2.8
+PUMPING_SETTLE_S = 900.0
 
 
 @dataclass
@@ -161,9 +169,13 @@ class Detector:
                 prob = sensor_model.run(x.reshape(len(rs) * st.s, -1)).reshape(len(rs), st.s, -1)
                 prob = prob * corroborated(x)
                 out.extend(self._sensor_findings(st, rs, fs, prob, sensor_model.version))
+            # The cooling checks run with or without the pack model's file.
             if pack_model is not None:
                 pp = pack_model.run(st.pack_features(rs, fs.inlet_c, fs.ambient_c))
                 out.extend(self._pack_findings(st, rs, fs, pp, pack_model.version))
+            else:
+                pp = np.zeros((len(rs), 2), dtype=np.float32)
+                out.extend(self._pack_findings(st, rs, fs, pp, PHYSICS_VERSION))
         return out, seen
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
@@ -260,12 +272,20 @@ class Detector:
         # collapsed whatever the model says (healthy flow keeps it at 1-4 degC).
         # Every cooling check needs the pump running (the bus powered): a parked
         # pack's still coolant tells nothing about the loop.
-        pumping = st.pwr[rows] >= 0.5
-        flow_lost = pumping & (self._cdt_sustained(st, rows) >= COOLANT_DT_C)
+        # The coolant-dT average carries a parked spell's readings into the
+        # first minutes powered: judge it after three of its time constants.
+        pumping = (st.pwr[rows] >= 0.5) & (st.on_s[rows] >= PUMPING_SETTLE_S)
+        cdt = self._cdt_sustained(st, rows)
+        flow_lost = pumping & (cdt >= COOLANT_DT_C)
+        # Heat balance: the coolant carries the pack's heat, I^2 R / (m cp), so at
+        # a given load its rise is inversely proportional to the flow.
+        flow_low = pumping & (cdt - CDT_PER_CRATE2_C * st.i2_s[rows] >= CDT_EXCESS_C)
         chiller = st.chill_s[rows] >= CHILLER_SHORT_S
+        # Without the expected-temperature model the residual is the whole rise.
         pack_hot = (st.pres_m[rows] >= PACK_HOT_C) & (st.on_s[rows] >= PACK_HOT_AFTER_S)
+        pack_hot &= st.expected is not None
         model = (prob[:, 1] >= self.th.cooling) & cooling_corroborated(st, rows)
-        for b in np.flatnonzero(model | flow_lost | chiller | pack_hot):
+        for b in np.flatnonzero(model | flow_lost | flow_low | chiller | pack_hot):
             r = int(rows[b])
             source = version if model[b] else PHYSICS_VERSION
             tmax = float(st.t_hold[r].max())
@@ -280,6 +300,8 @@ class Detector:
                                          "pack_residual_limit_c": PACK_HOT_C,
                                          "coolant_dt_c": float(st.cdt[r]),
                                          "coolant_dt_limit_c": COOLANT_DT_C,
+                                         "coolant_dt_expected_c": float(
+                                             CDT_PER_CRATE2_C * st.i2_s[r]),
                                          "chiller_short_s": float(st.chill_s[r]),
                                          "inlet_c": float(f.inlet_c[b])}))  # fmt: skip
         return out

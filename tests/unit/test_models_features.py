@@ -88,3 +88,24 @@ def test_detector_finds_a_loose_joint_from_its_tap_voltage_alone() -> None:
     ok = corroborated(x)
     assert ok[0, 0].tolist() == [1.0, 0.0, 0.0, 0.0]
     assert ok[0, 1].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def _coolant_findings(outlet: float) -> set[str]:
+    """Cooling-failure sources after 45 min at 0.2 C with the outlet over a 25 degC inlet."""
+    from models.detector import Detector
+    from schemas.common import AnomalyKind
+
+    det = Detector({})
+    current = -0.2 * NMC_R3.nominal_ah  # C-rate squared 0.04: a healthy loop warms ~0.8 degC
+    found = set()
+    for k in range(0, 2700, 10):
+        det.update(_frame(NMC_R3, 1, 1000.0 + k, current_a=np.array([current]),
+                          outlet_c=np.array([outlet])))  # fmt: skip
+        if k % 30 == 0:
+            found |= {x.source for x in det.score()[0] if x.kind is AnomalyKind.COOLING_FAILURE}
+    return found
+
+
+def test_coolant_rise_beyond_what_the_load_explains_is_a_cooling_failure() -> None:
+    assert _coolant_findings(outlet=26.0) == set()
+    assert _coolant_findings(outlet=29.0) == {"physics-1"}  # 4 degC at a 0.8 degC load
