@@ -76,8 +76,3 @@ class Batch:
 
     def __bool__(self) -> bool:
         return self.messages > 0
-
-    def drop_partitions(self, revoked: set[TopicPartition]) -> None:
-        """Forget offsets of partitions this instance no longer owns (rows stay: idempotent)."""
-        for tp in revoked:
-            self.offsets.pop(tp, None)
