@@ -15,11 +15,10 @@ wrong. Values and their reasons:
   flow has collapsed or the heat load is abnormal.
 - insulation: UNECE R100 asks for >= 500 ohm/V (DC), 100 ohm/V is the floor for
   a galvanically connected system: at ~650 V that is 325 kohm and 65 kohm.
-- cooling loop (the vehicle's thermal-management specification, not a
-  threshold): the chiller starts when the hottest cell passes 30 degC, holds
-  the inlet at a 24 degC set point and removes up to 8 kW from 0.25 kg/s of
-  50/50 glycol (cp 3500 J/kgK), so a working chiller brings the inlet down to
-  max(set point, outlet - 8000 / (0.25 * 3500)) = max(24, outlet - 9.1) degC.
+- cooling loop: not a threshold but the vehicle's thermal-management
+  specification, in schemas/cooling.py (the simulator runs the same loop): a
+  working chiller brings the inlet down to max(set point, outlet - 8000 /
+  (0.25 * 3500)) = max(24, outlet - 9.1) degC.
 """
 
 from __future__ import annotations
@@ -42,16 +41,6 @@ class SafetyLimits:
     coolant_dt_warn_c: float
     insulation_warn_kohm: float
     insulation_crit_kohm: float
-    chiller_on_above_c: float = 30.0
-    chiller_setpoint_c: float = 24.0
-    chiller_kw: float = 8.0
-    coolant_flow_kg_s: float = 0.25
-    coolant_cp_j_per_kgk: float = 3500.0
-
-    @property
-    def chiller_pull_c(self) -> float:
-        """How far below the outlet a working chiller at full flow can bring the inlet."""
-        return self.chiller_kw * 1000.0 / (self.coolant_flow_kg_s * self.coolant_cp_j_per_kgk)
 
 
 LIMITS: dict[str, SafetyLimits] = {

@@ -29,7 +29,8 @@ import numpy.typing as npt
 
 from models.chemistry import chemistry
 from models.frame import Frame
-from models.limits import LIMITS, OPEN_SENSOR_C
+from models.limits import OPEN_SENSOR_C
+from schemas.cooling import LOOP
 from schemas.fleet import PackDesign
 
 F64 = npt.NDArray[np.float64]
@@ -330,7 +331,6 @@ class ThermalState:
         a few inlet time constants (90 s). An inlet well above that, for as long
         as the chiller is demanded, is a chiller or radiator fan that has failed.
         """
-        lim = LIMITS[self.design.design_id]
         powered = (np.abs(np.nan_to_num(f.current_a)) >= POWERED_A).astype(np.float64)
         self.pwr[r] = np.where(
             restart, powered, self.pwr[r] + _alpha(dt, TAU_FAST) * (powered - self.pwr[r])
@@ -338,9 +338,9 @@ class ThermalState:
         on = self.pwr[r] >= 0.5
         self.on_s[r] = np.where(on & ~restart, self.on_s[r] + dt, 0.0)
         third = np.partition(np.where(valid, f.temps, -np.inf), -3, axis=1)[:, -3]
-        want = np.maximum(lim.chiller_setpoint_c, f.outlet_c - lim.chiller_pull_c)
+        want = np.maximum(LOOP.chiller_setpoint_c, f.outlet_c - LOOP.chiller_pull_c)
         with np.errstate(invalid="ignore"):
-            short = (third >= lim.chiller_on_above_c + 2.0) & (f.inlet_c - want >= CHILLER_SHORT_C)
+            short = (third >= LOOP.chiller_on_above_c + 2.0) & (f.inlet_c - want >= CHILLER_SHORT_C)
         short &= on & ~restart
         # A leaky count: a sample or two at the boundary (quantised inlet, a
         # coasting moment) does not restart it; a working chiller empties it fast.

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.cells import LFP_LAB, NMC_LAB
+from schemas.cooling import CoolingLoop
 from schemas.fleet import DESIGNS, PackDesign
 
 F64 = npt.NDArray[np.float64]
@@ -101,16 +102,10 @@ CELLS: dict[str, CellParams] = {"NMC-R3": NMC_CELL, "LFP-CALB-R1": LFP_CELL}
 
 
 @dataclass(frozen=True)
-class CoolingParams:
-    """The pack's liquid loop: pump flow, coolant in the plates, chiller."""
+class CoolingParams(CoolingLoop):
+    """The pack's liquid loop: the specified flow and chiller (schemas/cooling.py) and its plant."""
 
-    flow_kg_s: float = 0.25  # ~15 L/min of 50/50 glycol
-    cp_coolant: float = 3500.0
     coolant_mass_kg: float = 12.0  # coolant inside the pack's plates and pipes
-    chiller_setpoint_c: float = 24.0
-    chiller_on_above_c: float = 30.0  # pack max temperature that starts the chiller
-    chiller_off_below_c: float = 27.0
-    chiller_kw: float = 8.0  # heat the chiller can remove
     inlet_tau_s: float = 90.0
 
 
