@@ -1,8 +1,8 @@
 """pack_health upserts: one row per (pack, vehicle time), a rescored row replaces the old one.
 
 ``HealthScore.weak_cell_indices`` is stored in the table's ``weak_cells`` column.
-Transient database errors are retried with back-off until the service stops;
-anything else propagates.
+Transient database errors (:func:`services.core.errors.is_retriable`) are
+retried with back-off until the service stops; anything else propagates.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncpg
 import structlog
 
 from schemas.events import HealthScore
+from services.core.errors import is_retriable
 
 log = structlog.get_logger(__name__)
 
@@ -28,16 +29,6 @@ ON CONFLICT (pack_id, ts) DO UPDATE SET
     weak_cells = EXCLUDED.weak_cells, model_version = EXCLUDED.model_version,
     computed_at = now()
 """
-
-_RETRIABLE = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    ConnectionError,
-    OSError,
-)
 
 
 def health_row(h: HealthScore) -> tuple[object, ...]:
@@ -65,8 +56,8 @@ async def write_health(
         try:
             async with pool.acquire() as conn, conn.transaction():
                 await conn.executemany(_UPSERT, [health_row(h) for h in rows])
-        except _RETRIABLE as exc:
-            if stopping():
+        except Exception as exc:
+            if not is_retriable(exc) or stopping():
                 raise
             log.warning("pack_health_write_retry", error=str(exc), delay_s=delay)
             await asyncio.sleep(delay)

@@ -62,20 +62,24 @@ async def test_broker_and_database_restarts_lose_nothing_and_send_nothing_to_dlq
         await produce(kafka_bootstrap, topic, thirds[1][: len(thirds[1]) // 2])
         await asyncio.to_thread(postgres.stop, pg_cfg)
         await produce(kafka_bootstrap, topic, thirds[1][len(thirds[1]) // 2 :])
-        await asyncio.sleep(8)
-        assert proc.poll() is None, "ingest exited while the database was down"
-        await asyncio.to_thread(postgres.start, pg_cfg)
+        try:
+            await asyncio.sleep(8)
+            assert proc.poll() is None, f"ingest exited while the database was down:\n{_tail(log)}"
+        finally:
+            await asyncio.to_thread(postgres.start, pg_cfg)
         expected = len(thirds[0]) + len(thirds[1])
         assert await wait_for_rows(database, expected, limit_s=120) == expected
 
         # The broker goes away and comes back.
         await asyncio.to_thread(kafka.stop, kafka_cfg)
-        await asyncio.sleep(3)
-        assert proc.poll() is None, "ingest exited while the broker was down"
-        await asyncio.to_thread(kafka.start, kafka_cfg)
+        try:
+            await asyncio.sleep(3)
+            assert proc.poll() is None, f"ingest exited while the broker was down:\n{_tail(log)}"
+        finally:
+            await asyncio.to_thread(kafka.start, kafka_cfg)
         await produce(kafka_bootstrap, topic, thirds[2])
         assert await wait_for_rows(database, len(items), limit_s=180) == len(items)
-        assert proc.poll() is None
+        assert proc.poll() is None, _tail(log)
     finally:
         _stop(proc)
     assert await count(database) == len(items)
@@ -84,12 +88,73 @@ async def test_broker_and_database_restarts_lose_nothing_and_send_nothing_to_dlq
     assert await _dlq_size(kafka_bootstrap, dlq) == 0  # … and dead-lettered nothing
 
 
+def _tail(log: Path, lines: int = 40) -> str:
+    """The end of a service's log, for an assertion message."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
 async def _dlq_size(bootstrap: str, topic: str) -> int:
     async with open_consumer(bootstrap, [], group_id=None) as c:
         tp = TopicPartition(topic, 0)
         c.assign([tp])
         end = (await c.end_offsets([tp]))[tp]
         return int(end)
+
+
+async def test_a_connection_lost_in_the_middle_of_a_write_is_retried(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
+) -> None:
+    """The server ends the writer's connection while its COPY runs (as a restart does).
+
+    A statement trigger holds the first COPY in ``pg_sleep`` so the kill lands
+    inside the transaction every time, not only when a restart happens to.
+    """
+    import asyncpg
+
+    topic, dlq = await new_topic("pack", 2), await new_topic("dlq", 1)
+    vehicles = [f"MW-{i:02d}" for i in range(10)]
+    await prepare_database(database, vehicles, 24, 8)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    items = [(k, v) for k, v, _ in payloads(vehicles, start, 200, cells=24, sensors=8)]
+    admin = await asyncpg.connect(database)
+    await admin.execute(
+        "CREATE FUNCTION hold_copy() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;"
+        "CREATE TRIGGER hold_copy BEFORE INSERT ON pack_samples "
+        "FOR EACH STATEMENT EXECUTE FUNCTION hold_copy()"
+    )
+    held = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'packwatch-ingest' "
+        "AND wait_event = 'PgSleep' AND datname = current_database()"
+    )
+    log = tmp_path / "ingest.log"
+    proc = ingest_process(kafka_bootstrap, database, topic, "g-mid", dlq, log)
+    try:
+        await produce(kafka_bootstrap, topic, items)
+        for _ in range(600):
+            if await admin.fetch(held):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"no write reached the trigger:\n{_tail(log)}")
+        # Kill every held write until the trigger is gone (a retry may be held again).
+        await admin.execute("SET lock_timeout = '500ms'")
+        while True:
+            for row in await admin.fetch(held):
+                await admin.execute("SELECT pg_terminate_backend($1)", row["pid"])
+            try:
+                await admin.execute("DROP TRIGGER hold_copy ON pack_samples")
+                break
+            except asyncpg.LockNotAvailableError:
+                assert proc.poll() is None, f"ingest exited on a lost connection:\n{_tail(log)}"
+        assert await wait_for_rows(database, len(items), limit_s=90) == len(items)
+        assert proc.poll() is None, f"ingest exited on a lost connection:\n{_tail(log)}"
+    finally:
+        _stop(proc)
+        await admin.close()
+    assert await count(database) == len(items)
+    assert await _dlq_size(kafka_bootstrap, dlq) == 0
+    assert "db_write_retry" in log.read_text()
 
 
 async def test_slow_database_pauses_consumption_within_the_memory_cap(
