@@ -16,7 +16,6 @@ it gets on its own; the batch only makes the common case cheap.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +35,7 @@ from schemas.limits import (
     SEQ_MAX,
     PackLimits,
 )
-from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, decode_pack_sample
+from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, decode_pack_sample, gc_paused
 from schemas.pack_sample import PackSample
 from schemas.sample_checks import SCALAR_FLOATS
 from schemas.validation import decode_and_validate
@@ -265,15 +264,8 @@ def decode_and_validate_batch(
     earliest, latest = now - max_past, now + max_future
     by_design: dict[PackLimits, tuple[list[PackSample], list[int]]] = {}
     uncertified: list[int] = []
-    # Decoding allocates two lists per sample and no reference cycles: the
-    # collector's passes over a batch's young objects would only add to its cost.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         _decode_into(payloads, design, earliest, latest, max_bytes, by_design, uncertified)
-    finally:
-        if collecting:
-            gc.enable()
 
     accepted: list[SampleColumns] = []
     for d, (samples, positions) in by_design.items():

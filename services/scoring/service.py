@@ -21,12 +21,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.messages import decode_pack_sample, encode
-from schemas.pack_sample import PackSample
+from schemas.messages import decode_pack_samples, encode
 from services.core.metric_defs import PipelineMetrics
 from services.scoring.scorer import PassResult, Scorer
 from services.scoring.settings import ScoringSettings
@@ -73,16 +71,14 @@ class ScoringService:
 
     async def process(self, batch: dict[TopicPartition, list[Any]]) -> PassResult:
         """Steps 1-5 of the module docstring for one fetched batch."""
-        samples: list[PackSample] = []
         offsets: dict[TopicPartition, int] = {}
         for tp, msgs in batch.items():
             self.metrics.messages_in.labels(SERVICE, tp.topic).inc(len(msgs))
-            for m in msgs:
-                try:
-                    samples.append(decode_pack_sample(m.value))
-                except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
-                    self.undecodable += 1
             offsets[tp] = msgs[-1].offset + 1
+        samples, undecodable = decode_pack_samples(
+            [m.value for msgs in batch.values() for m in msgs]
+        )
+        self.undecodable += undecodable
         loop = asyncio.get_running_loop()
         res = await loop.run_in_executor(self._executor, self.scorer.run_pass, samples)
         futures = [
