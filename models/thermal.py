@@ -105,7 +105,9 @@ def _alpha(dt: F64, tau: float) -> F64:
 
 def _nb_median(x: F64) -> F64:
     """Median of the two neighbours on each side (edges reflected), self excluded."""
-    p = np.pad(x, ((0, 0), (2, 2)), mode="reflect")
+    # The reflected padding np.pad(mode="reflect") would give, built by slicing:
+    # np.pad's own overhead outweighs the arithmetic for a frame of a few packs.
+    p = np.concatenate([x[:, 2:0:-1], x, x[:, -2:-4:-1]], axis=1)
     s = x.shape[1]
     a, b, c, d = p[:, 0:s], p[:, 1 : s + 1], p[:, 3 : s + 3], p[:, 4 : s + 4]
     # The middle two of four without a sort: the larger of the pairs' minima and
@@ -116,10 +118,35 @@ def _nb_median(x: F64) -> F64:
     return out
 
 
-class ThermalState:
-    """State of every pack of one design; rows are assigned by the caller (see :meth:`row`)."""
+def _row_median(x: F64) -> F64:
+    """``np.median(x, axis=1, keepdims=True)`` for float rows, without its overhead.
 
-    # Per-pack arrays allocated by _alloc: (packs, sensors), (packs, cells), (packs,).
+    The same partition and the same mean of the middle pair (so the same bits),
+    and NaN for a row holding one, as np.median gives.
+    """
+    n = x.shape[1]
+    h = n // 2
+    kth = [h - 1, h, n - 1] if n % 2 == 0 else [h, n - 1]
+    p = np.partition(x, kth, axis=1)
+    out: F64 = p[:, h : h + 1] if n % 2 else np.add(p[:, h - 1 : h], p[:, h : h + 1]) / 2.0
+    nan = np.isnan(p[:, n - 1 :])
+    if nan.any():
+        out = np.where(nan, np.nan, out)
+    return out
+
+
+#: Per-pack state arrays: (packs, sensors), (packs, cells), (packs,).
+_FIELDS_PS = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "stuck_a",
+              "stuck_b", "t_f", "t_s")  # fmt: skip
+_FIELDS_PC = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "rex_b")
+_FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "ins_peak",
+             "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
+_FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, "seen")
+
+
+class _StateArrays:
+    """The per-pack state arrays (see :data:`_FIELDS`), rows being packs."""
+
     t_hold: F64
     drop: F64
     res_f: F64
@@ -149,6 +176,48 @@ class ThermalState:
     pwr: F64
     on_s: F64
     chill_s: F64
+    seen: npt.NDArray[np.bool_]
+
+
+class _Rows(_StateArrays):
+    """The state arrays of the packs of one update: views of a contiguous run of
+    rows (written in place), or copies gathered from scattered rows (scattered
+    back afterwards)."""
+
+    def __init__(self, state: ThermalState, ix: slice | IDX) -> None:
+        for name in _FIELDS:
+            setattr(self, name, getattr(state, name)[ix])
+
+
+def _follow(base: F64, x: F64, limit: float, pull: F64, init: npt.NDArray[np.bool_] | None) -> None:
+    """A robust baseline's step, in place: base + pull * clip(x - base, -limit, limit),
+    and ``x`` itself in the rows of ``init`` (restarted packs)."""
+    step = np.subtract(x, base)
+    np.clip(step, -limit, limit, out=step)
+    np.multiply(pull, step, out=step)
+    np.add(base, step, out=base)
+    if init is not None:
+        np.copyto(base, x, where=init)
+
+
+def _r_excess(e_ii: F64, e_dvi: F64) -> F64:
+    """:meth:`ThermalState.r_excess` of the packs with these averages."""
+    var = np.maximum(e_ii, 1.0)[:, None]
+    # Charging current is positive, and a resistance raises the tap voltage
+    # when charging: R = E[d(dV) dI] / E[dI^2]. Only trust it with current steps.
+    out: F64 = np.multiply(1e3, e_dvi)
+    np.divide(out, var, out=out)
+    trusted = var > 100.0
+    if not trusted.all():
+        out[~trusted[:, 0]] = 0.0
+    return out
+
+
+class ThermalState(_StateArrays):
+    """State of every pack of one design; rows are assigned by the caller (see :meth:`row`).
+
+    The per-pack arrays are allocated by _alloc: (packs, sensors), (packs, cells), (packs,).
+    """
 
     def __init__(self, design: PackDesign, expected: ExpectedFn | None, capacity: int = 16) -> None:
         self.design = design
@@ -169,32 +238,14 @@ class ThermalState:
     def _alloc(self, cap: int) -> None:
         s, c = self.s, self.c
         old = dict(self.__dict__)
-        fields_ps = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "stuck_a",
-                     "stuck_b", "t_f", "t_s")  # fmt: skip
-        fields_pc = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "rex_b")
-        fields_p = (
-            "last_ts",
-            "first_ts",
-            "i2_s",
-            "i2_f",
-            "i_prev",
-            "e_ii",
-            "cdt",
-            "ins_peak",
-            "pres_s",
-            "pres_m",
-            "pwr",
-            "on_s",
-            "chill_s",
-        )
-        for name in fields_ps:
+        for name in _FIELDS_PS:
             self.__dict__[name] = np.zeros((cap, s))
-        for name in fields_pc:
+        for name in _FIELDS_PC:
             self.__dict__[name] = np.zeros((cap, c))
-        for name in fields_p:
+        for name in _FIELDS_P:
             self.__dict__[name] = np.zeros(cap)
         self.seen = np.zeros(cap, dtype=np.bool_)
-        for name in (*fields_ps, *fields_pc, *fields_p, "seen"):
+        for name in _FIELDS:
             if name in old and isinstance(old[name], np.ndarray):
                 self.__dict__[name][: len(old[name])] = old[name]
         self.cap = cap
@@ -212,76 +263,123 @@ class ThermalState:
 
     def rows_of(self, vehicle_ids: list[str]) -> IDX:
         """State rows of ``vehicle_ids`` in order."""
-        return np.array([self.row(v) for v in vehicle_ids], dtype=np.intp)
+        get = self.rows.get
+        rows = [get(v) for v in vehicle_ids]
+        if None in rows:
+            rows = [self.row(v) for v in vehicle_ids]
+        return np.array(rows, dtype=np.intp)
 
     def update(self, f: Frame) -> IDX:
         """Advance the packs of ``f`` (one sample each, newer than their last); returns rows."""
         r = self.rows_of(f.vehicle_ids)
-        new = ~self.seen[r]
-        dt = np.where(new, 0.0, np.clip(f.ts_s - self.last_ts[r], 0.0, None))
+        n = len(r)
+        if n == 0:
+            return r
+        # The arithmetic runs on views of the state when the frame's packs hold
+        # a contiguous run of rows (the usual case: a round holds the whole
+        # fleet of a design), in row order; otherwise on copies of their rows,
+        # scattered back after. Every pack's numbers are the same either way;
+        # training records its inputs in the frame's order, so it keeps it.
+        lo = int(r.min())
+        if int(r.max()) - lo + 1 == n and self.recorded is None:
+            order = np.argsort(r)
+            if np.array_equal(r[order], np.arange(lo, lo + n)):
+                g = f if np.array_equal(order, np.arange(n)) else f.take(order)
+                self._advance(g, _Rows(self, slice(lo, lo + n)))
+                return r
+        v = _Rows(self, r)
+        self._advance(f, v)
+        for name in _FIELDS:
+            getattr(self, name)[r] = getattr(v, name)
+        return r
+
+    def _advance(self, f: Frame, v: _Rows) -> None:
+        """The update of :meth:`update` on the state arrays ``v`` of ``f``'s packs, in place."""
+        ts = f.ts_s
+        new = ~v.seen
+        dt = np.where(new, 0.0, np.clip(ts - v.last_ts, 0.0, None))
         restart = new | (dt > MAX_GAP_S)
-        dt = np.where(restart, 0.0, dt)
+        # Without a restart (the usual pass) every np.where(init, ...) below is
+        # the identity, and is skipped.
+        any_restart = bool(restart.any())
+        if any_restart:
+            dt = np.where(restart, 0.0, dt)
+            np.copyto(v.first_ts, ts, where=restart)
         d1 = dt[:, None]
         init = restart[:, None]
-        self.first_ts[r] = np.where(restart, f.ts_s, self.first_ts[r])
-
-        any_restart = bool(restart.any())
         alphas: dict[tuple[float, int], F64] = {}
 
-        def ew(old: F64, x: F64, tau: float, d: F64 = d1, i: npt.NDArray[np.bool_] = init) -> F64:
+        def ew(old: F64, x: F64, tau: float, d: F64 = d1, i: npt.NDArray[np.bool_] = init) -> None:
+            """Advance the average ``old`` toward ``x`` in place: old + a (x - old)."""
             key = (tau, d.ndim)
             a = alphas.get(key)
             if a is None:
                 a = alphas[key] = _alpha(d, tau)
-            out: F64 = old + a * (x - old)
-            return np.where(i, x, out) if any_restart else out
+            t = np.subtract(x, old)
+            np.multiply(a, t, out=t)
+            np.add(old, t, out=old)
+            if any_restart:
+                np.copyto(old, x, where=i)
 
         d0, i0 = dt, restart
         nom = self.design.nominal_ah
         crate2 = (f.current_a / nom) ** 2
-        self.i2_s[r] = ew(self.i2_s[r], crate2, TAU_SLOW, d0, i0)
-        self.i2_f[r] = ew(self.i2_f[r], crate2, TAU_MED / 2, d0, i0)
+        ew(v.i2_s, crate2, TAU_SLOW, d0, i0)
+        ew(v.i2_f, crate2, TAU_MED / 2, d0, i0)
 
         valid = f.temps > OPEN_SENSOR_C
-        hold = np.where(valid, f.temps, np.where(init, np.nan, self.t_hold[r]))
+        if any_restart:
+            hold = np.where(valid, f.temps, np.where(init, np.nan, v.t_hold))
+        else:
+            hold = np.where(valid, f.temps, v.t_hold)
         # A sensor that has never read a value borrows its neighbours' median.
-        hold = np.where(np.isnan(hold), _nb_median(np.nan_to_num(hold, nan=25.0)), hold)
-        step = np.where(init, 0.0, np.abs(hold - self.t_hold[r]))
-        self.drop[r] = ew(self.drop[r], (~valid).astype(np.float64), TAU_MED)
-        self.stuck_a[r] = ew(self.stuck_a[r], step, TAU_SLOW)
-        self.stuck_b[r] = ew(self.stuck_b[r], _nb_median(step), TAU_SLOW)
-        self.t_hold[r] = hold
-        self.t_f[r] = ew(self.t_f[r], hold, TAU_FAST)
-        self.t_s[r] = ew(self.t_s[r], hold, TAU_MED)
+        missing = np.isnan(hold)
+        if missing.any():
+            hold = np.where(missing, _nb_median(np.nan_to_num(hold, nan=25.0)), hold)
+        step = np.subtract(hold, v.t_hold)
+        np.abs(step, out=step)
+        if any_restart:
+            step[restart] = 0.0
+        ew(v.drop, (~valid).astype(np.float64), TAU_MED)
+        ew(v.stuck_a, step, TAU_SLOW)
+        ew(v.stuck_b, _nb_median(step), TAU_SLOW)
+        v.t_hold[...] = hold
+        ew(v.t_f, hold, TAU_FAST)
+        ew(v.t_s, hold, TAU_MED)
 
         inlet = np.nan_to_num(f.inlet_c, nan=25.0)
         outlet = np.nan_to_num(f.outlet_c, nan=25.0)
         amb = np.nan_to_num(f.ambient_c, nan=30.0)
         cdt = outlet - inlet
-        self.cdt[r] = ew(self.cdt[r], cdt, TAU_MED / 2, d0, i0)
+        ew(v.cdt, cdt, TAU_MED / 2, d0, i0)
         tc = inlet[:, None] + cdt[:, None] * self.position[None, :]
-        exp_rise = self._expected(tc, amb, r, cdt)
+        if self.expected is not None or self.recorded is not None:
+            x = self._expected_x(tc, amb, v.i2_s, v.i2_f, cdt)
+        res = hold - tc
+        if self.expected is not None:
+            out = self.expected(x.reshape(-1, x.shape[-1]))
+            res -= out.reshape(tc.shape).astype(np.float64)
         if self.recorded is not None:
-            ok = valid & ~restart[:, None]
-            x = self.expected_inputs(tc, amb, r, cdt)
+            ok = valid & ~init
             self.recorded.append((x[ok], (hold - tc)[ok]))
-        res = hold - tc - exp_rise
-        self.res_f[r] = ew(self.res_f[r], res, TAU_FAST)
-        self.res_s[r] = ew(self.res_s[r], res, TAU_SLOW)
+        ew(v.res_f, res, TAU_FAST)
+        ew(v.res_s, res, TAU_SLOW)
         # Each sensor's own calibration offset shows as a constant local residual:
         # a robust baseline learns it (steps clipped, so a fault barely moves it)
         # and the features use the departure from it.
-        raw = self.res_f[r] - _nb_median(self.res_f[r])
-        age = np.clip(2.0 * (f.ts_s - self.first_ts[r]), TAU_SLOW, TAU_BASE)[:, None]
-        base = self.loc_b[r]
-        step_b = np.clip(raw - base, -BASE_STEP_C, BASE_STEP_C)
-        self.loc_b[r] = np.where(init, raw, base + (1.0 - np.exp(-d1 / age)) * step_b)
-        loc = raw - self.loc_b[r]
-        self.loc_f[r] = loc
-        self.loc_s[r] = ew(self.loc_s[r], loc, TAU_SLOW)
-        self.pres_s[r] = ew(self.pres_s[r], self.res_f[r].mean(axis=1), TAU_SLOW, d0, i0)
-        self.pres_m[r] = ew(self.pres_m[r], self.res_f[r].mean(axis=1), TAU_MED, d0, i0)
-        self._cooling_loop(f, r, dt, restart, valid)
+        raw = v.res_f - _nb_median(v.res_f)
+        age = np.clip(2.0 * (ts - v.first_ts), TAU_SLOW, TAU_BASE)[:, None]
+        # The baselines' pull this sample (that of the cells' resistance too).
+        pull = np.exp(-d1 / age)
+        np.subtract(1.0, pull, out=pull)
+        _follow(v.loc_b, raw, BASE_STEP_C, pull, init if any_restart else None)
+        loc = np.subtract(raw, v.loc_b, out=raw)
+        v.loc_f[...] = loc
+        ew(v.loc_s, loc, TAU_SLOW)
+        pres = v.res_f.mean(axis=1)
+        ew(v.pres_s, pres, TAU_SLOW, d0, i0)
+        ew(v.pres_m, pres, TAU_MED, d0, i0)
+        self._cooling_loop(f, v, dt, restart, valid, ew)
 
         # Per-cell voltage deviation from the pack median, its steps regressed on
         # the current's steps: E[d(dv) dI] / E[dI^2] is the cell's extra series
@@ -290,38 +388,43 @@ class ThermalState:
         # a regression of levels on current mistakes for resistance (tens of mV
         # over a charge); from one sample to the next that drift is negligible.
         i = f.current_a
-        dv = f.cell_v - np.median(f.cell_v, axis=1, keepdims=True)
-        di = np.where(restart, 0.0, i - self.i_prev[r])
-        ddv = np.where(init, 0.0, dv - self.dv_prev[r])
-        self.e_ii[r] = ew(self.e_ii[r], di * di, TAU_SLOW, d0, i0)
-        self.e_dvi[r] = ew(self.e_dvi[r], ddv * di[:, None], TAU_SLOW)
-        self.i_prev[r] = i
-        self.dv_prev[r] = dv
-        rex = self.r_excess(r)
+        dv = np.subtract(f.cell_v, _row_median(f.cell_v))
+        di = i - v.i_prev
+        ddv = dv - v.dv_prev
+        if any_restart:
+            di[restart] = 0.0
+            ddv[restart] = 0.0
+        ew(v.e_ii, di * di, TAU_SLOW, d0, i0)
+        np.multiply(ddv, di[:, None], out=ddv)
+        ew(v.e_dvi, ddv, TAU_SLOW)
+        v.i_prev[...] = i
+        v.dv_prev[...] = dv
+        rex = _r_excess(v.e_ii, v.e_dvi)
         # Aged cells differ in resistance for good; a loose joint is a change. A
         # robust baseline per cell (steps clipped) keeps the first out of the features.
-        age = np.clip(2.0 * (f.ts_s - self.first_ts[r]), TAU_SLOW, TAU_BASE)[:, None]
-        step_r = np.clip(rex - self.rex_b[r], -BASE_STEP_MOHM, BASE_STEP_MOHM)
-        self.rex_b[r] = np.where(init, rex, self.rex_b[r] + (1.0 - np.exp(-d1 / age)) * step_r)
-        dvc = dv - rex * 1e-3 * i[:, None]
-        self.dvc_f[r] = ew(self.dvc_f[r], dvc, TAU_MED)
-        self.dvc_s[r] = ew(self.dvc_s[r], dvc, TAU_VSLOW)
+        _follow(v.rex_b, rex, BASE_STEP_MOHM, pull, init if any_restart else None)
+        # dv - rex * 1e-3 * i, in that order of operations.
+        np.multiply(rex, 1e-3, out=rex)
+        np.multiply(rex, i[:, None], out=rex)
+        dvc = np.subtract(dv, rex, out=dv)
+        ew(v.dvc_f, dvc, TAU_MED)
+        ew(v.dvc_s, dvc, TAU_VSLOW)
 
         ins = f.insulation_kohm
         decay = np.exp(-dt / 86400.0)
-        peak = np.where(restart, ins, np.maximum(ins, self.ins_peak[r] * decay))
-        self.ins_peak[r] = np.where(np.isnan(ins), self.ins_peak[r], peak)
-        self.last_ts[r] = f.ts_s
-        self.seen[r] = True
-        return r
+        peak = np.where(restart, ins, np.maximum(ins, v.ins_peak * decay))
+        v.ins_peak[...] = np.where(np.isnan(ins), v.ins_peak, peak)
+        v.last_ts[...] = ts
+        v.seen[...] = True
 
     def _cooling_loop(
         self,
         f: Frame,
-        r: IDX,
+        v: _Rows,
         dt: F64,
         restart: npt.NDArray[np.bool_],
         valid: npt.NDArray[np.bool_],
+        ew: Callable[[F64, F64, float, F64, npt.NDArray[np.bool_]], None],
     ) -> None:
         """Powered time, and how long the chiller has fallen short of its duty.
 
@@ -332,11 +435,9 @@ class ThermalState:
         as the chiller is demanded, is a chiller or radiator fan that has failed.
         """
         powered = (np.abs(np.nan_to_num(f.current_a)) >= POWERED_A).astype(np.float64)
-        self.pwr[r] = np.where(
-            restart, powered, self.pwr[r] + _alpha(dt, TAU_FAST) * (powered - self.pwr[r])
-        )
-        on = self.pwr[r] >= 0.5
-        self.on_s[r] = np.where(on & ~restart, self.on_s[r] + dt, 0.0)
+        ew(v.pwr, powered, TAU_FAST, dt, restart)
+        on = v.pwr >= 0.5
+        v.on_s[...] = np.where(on & ~restart, v.on_s + dt, 0.0)
         third = np.partition(np.where(valid, f.temps, -np.inf), -3, axis=1)[:, -3]
         want = np.maximum(LOOP.chiller_setpoint_c, f.outlet_c - LOOP.chiller_pull_c)
         with np.errstate(invalid="ignore"):
@@ -344,10 +445,8 @@ class ThermalState:
         short &= on & ~restart
         # A leaky count: a sample or two at the boundary (quantised inlet, a
         # coasting moment) does not restart it; a working chiller empties it fast.
-        self.chill_s[r] = np.where(
-            short, self.chill_s[r] + dt, np.maximum(self.chill_s[r] - 3.0 * dt, 0.0)
-        )
-        self.chill_s[r] = np.where(restart, 0.0, self.chill_s[r])
+        chill = np.where(short, v.chill_s + dt, np.maximum(v.chill_s - 3.0 * dt, 0.0))
+        v.chill_s[...] = np.where(restart, 0.0, chill)
 
     def _expected(self, tc: F64, amb: F64, r: IDX, cdt: F64) -> F64:
         if self.expected is None:
@@ -358,12 +457,17 @@ class ThermalState:
 
     def expected_inputs(self, tc: F64, amb: F64, r: IDX, cdt: F64) -> npt.NDArray[np.float32]:
         """Rows of :data:`EXPECTED_FEATURES`, shape (packs, sensors, features)."""
+        return self._expected_x(tc, amb, self.i2_s[r], self.i2_f[r], cdt)
+
+    def _expected_x(
+        self, tc: F64, amb: F64, i2_s: F64, i2_f: F64, cdt: F64
+    ) -> npt.NDArray[np.float32]:
         p, s = tc.shape
         x = np.empty((p, s, len(EXPECTED_FEATURES)), dtype=np.float32)
         x[..., 0] = tc
         x[..., 1] = amb[:, None] - tc
-        x[..., 2] = self.i2_s[r][:, None]
-        x[..., 3] = self.i2_f[r][:, None]
+        x[..., 2] = i2_s[:, None]
+        x[..., 3] = i2_f[:, None]
         x[..., 4] = cdt[:, None]
         x[..., 5] = self.position[None, :]
         x[..., 6] = self.is_lfp
@@ -371,12 +475,7 @@ class ThermalState:
 
     def r_excess(self, r: IDX) -> F64:
         """Each cell's series resistance above the pack median, mOhm (packs, cells)."""
-        var = np.maximum(self.e_ii[r], 1.0)
-        cov = self.e_dvi[r]
-        # Charging current is positive, and a resistance raises the tap voltage
-        # when charging: R = E[d(dV) dI] / E[dI^2]. Only trust it with current steps.
-        out: F64 = np.where(var[:, None] > 100.0, 1e3 * cov / var[:, None], 0.0)
-        return out
+        return _r_excess(self.e_ii[r], self.e_dvi[r])
 
     def sensor_features(self, r: IDX) -> npt.NDArray[np.float32]:
         """Rows of :data:`SENSOR_FEATURES`, shape (packs * sensors, features), pack-major."""
