@@ -8,8 +8,10 @@ NaN; temperature arrays keep the BMS's -40 degC open-sensor value.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -59,15 +61,42 @@ def _opt(v: float | None) -> float:
     return float("nan") if v is None else float(v)
 
 
-def frame_from_samples(design_id: str, samples: Sequence[PackSample]) -> Frame:
-    """A frame of ``samples`` (all of one design, one per pack)."""
+@cache
+def _packer(width: int) -> struct.Struct:
+    return struct.Struct(f"={width}d")
+
+
+def _matrix(rows: Sequence[Sequence[float]], width: int) -> F64:
+    """``np.array(rows, dtype=np.float64)`` of equal rows of ``width`` numbers, faster.
+
+    np.array inspects every element of a list of lists on its way in; struct
+    packs a row of Python floats straight into its doubles (the same
+    conversion, the same bits) at about two and a half times the speed.
+    """
+    pack = _packer(width).pack
+    buf = bytearray().join([pack(*row) for row in rows])
+    return np.frombuffer(buf, dtype=np.float64).reshape(len(rows), width)
+
+
+def frame_from_samples(
+    design_id: str, samples: Sequence[PackSample], ts_s: Sequence[float] | None = None
+) -> Frame:
+    """A frame of ``samples`` (all of one design, one per pack, with arrays of equal length).
+
+    ``ts_s``, the samples' timestamps in unix seconds, may be passed when the
+    caller has them already.
+    """
+    n_cells = len(samples[0].cell_voltages) if samples else 0
+    n_temps = len(samples[0].cell_temps) if samples else 0
     return Frame(
         design_id=design_id,
         vehicle_ids=[s.vehicle_id for s in samples],
-        ts_s=np.array([s.ts.timestamp() for s in samples]),
-        current_a=np.array([s.pack_current_a for s in samples]),
-        cell_v=np.array([s.cell_voltages for s in samples], dtype=np.float64),
-        temps=np.array([s.cell_temps for s in samples], dtype=np.float64),
+        ts_s=np.array(
+            [s.ts.timestamp() for s in samples] if ts_s is None else ts_s, dtype=np.float64
+        ),
+        current_a=np.array([s.pack_current_a for s in samples], dtype=np.float64),
+        cell_v=_matrix([s.cell_voltages for s in samples], n_cells),
+        temps=_matrix([s.cell_temps for s in samples], n_temps),
         inlet_c=np.array([_opt(s.coolant_inlet_c) for s in samples]),
         outlet_c=np.array([_opt(s.coolant_outlet_c) for s in samples]),
         ambient_c=np.array([_opt(s.ambient_c) for s in samples]),
