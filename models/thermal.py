@@ -128,7 +128,10 @@ def _row_median(x: F64) -> F64:
     h = n // 2
     kth = [h - 1, h, n - 1] if n % 2 == 0 else [h, n - 1]
     p = np.partition(x, kth, axis=1)
-    out: F64 = p[:, h : h + 1] if n % 2 else np.add(p[:, h - 1 : h], p[:, h : h + 1]) / 2.0
+    # np.median's mean of the middle one or two is this sum (np.add.reduce, so
+    # the same rounding and signed zeros) over their count.
+    mid = slice(h, h + 1) if n % 2 else slice(h - 1, h + 1)
+    out: F64 = np.add.reduce(p[:, mid], 1, keepdims=True) / float(mid.stop - mid.start)
     nan = np.isnan(p[:, n - 1 :])
     if nan.any():
         out = np.where(nan, np.nan, out)
