@@ -10,7 +10,6 @@ runs each ONNX model once for all packs of the pass.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,25 +73,38 @@ class Scorer:
     def run_pass(self, samples: list[PackSample]) -> PassResult:
         """Advance every pack by its samples, score, and return events and health rows."""
         res = PassResult()
-        per_design: dict[str, dict[str, list[PackSample]]] = defaultdict(lambda: defaultdict(list))
-        for s in sorted(samples, key=lambda s: s.ts):
-            p = self._pack(s)
-            t = s.ts.timestamp()
+        # Per design, per pack: its samples of this pass and their timestamps.
+        per_design: dict[str, dict[str, tuple[_Pack, list[PackSample], list[float]]]] = {}
+        ts = [s.ts.timestamp() for s in samples]
+        # In time order; a stable sort on the unix seconds is the order of the
+        # aware datetimes (microseconds stay distinct in a float64 there).
+        for k in sorted(range(len(samples)), key=ts.__getitem__):
+            s, t = samples[k], ts[k]
+            p = self.packs.get(s.vehicle_id) or self._pack(s)
             # A sample whose arrays do not fit its pack (a frame lost on the
             # way, a pack swapped) is not scored; ingestion validates and stores it.
             if p is None or t <= p.last_ts or not _fits(p.design_id, s):
                 res.skipped += 1
                 continue
             p.last_ts = t
-            per_design[p.design_id][s.vehicle_id].append(s)
+            by_pack = per_design.get(p.design_id)
+            if by_pack is None:
+                by_pack = per_design[p.design_id] = {}
+            q = by_pack.get(s.vehicle_id)
+            if q is None:
+                by_pack[s.vehicle_id] = (p, [s], [t])
+            else:
+                q[1].append(s)
+                q[2].append(t)
             res.scored += 1
         for design_id, by_pack in per_design.items():
             queues = list(by_pack.values())
-            for k in range(max(len(q) for q in queues)):
-                batch = [q[k] for q in queues if len(q) > k]
-                f = frame_from_samples(design_id, batch)
+            for k in range(max(len(q[1]) for q in queues)):
+                batch = [q for q in queues if len(q[1]) > k]
+                samples_k, ts_k = [q[1][k] for q in batch], [q[2][k] for q in batch]
+                f = frame_from_samples(design_id, samples_k, ts_k)
                 self.detector.update(f)
-                self._soh_append(f)
+                self._soh_append(f, [q[0] for q in batch])
         findings, seen = self.detector.score()
         now = datetime.now(UTC)
         res.events = [self._event(tr, now) for tr in self.tracker.observe(findings, seen)]
@@ -108,15 +120,16 @@ class Scorer:
             p = self.packs[s.vehicle_id] = _Pack(d.design_id, s.pack_id, soh=SohWindow(d))
         return p
 
-    def _soh_append(self, f: Frame) -> None:
+    def _soh_append(self, f: Frame, packs: list[_Pack]) -> None:
+        """Append each pack's sample of ``f`` (``packs`` in its order) to its SoH window."""
         valid = f.temps > OPEN_SENSOR_C
         tmean = (
             np.where(valid, f.temps, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
         ).tolist()
         vmean = f.cell_v.mean(axis=1).tolist()
         ts, cur = f.ts_s.tolist(), f.current_a.tolist()
-        for b, vid in enumerate(f.vehicle_ids):
-            w = self.packs[vid].soh
+        for b, p in enumerate(packs):
+            w = p.soh
             assert w is not None
             w.append(ts[b], cur[b], f.cell_v[b], tmean[b], vmean[b])
 
