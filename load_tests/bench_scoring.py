@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from models.onnx_io import ONNX_DIR
 from schemas.messages import decode_pack_samples, encode
+from services.core.service_cli import tune_gc
 from services.scoring.scorer import Scorer
 from services.simulator import Fleet, FleetConfig, pack_samples
 
@@ -99,6 +100,7 @@ def main() -> None:
     ap.add_argument("--fault-at", type=int, default=2100)
     ap.add_argument("--run", type=int, default=3600)
     args = ap.parse_args()
+    tune_gc()  # as `packwatch scoring` runs (services.core.service_cli)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     tp = throughput(args.buses, args.seconds)
