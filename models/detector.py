@@ -116,7 +116,9 @@ class Detector:
         self.models = models
         self.th = thresholds or thresholds_of(models)
         self.states: dict[str, ThermalState] = {}
-        self._pending: dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]] = {}
+        # Per design: its state, and the frames of the updates since the last
+        # score with their rows (merged by :meth:`pending`).
+        self._pending: dict[str, tuple[ThermalState, list[Frame], list[npt.NDArray[np.intp]]]] = {}
 
     def state(self, design_id: str) -> ThermalState:
         """The thermal state of a design's packs, created on first use."""
@@ -131,26 +133,26 @@ class Detector:
         """Advance the packs in ``f``; remembers their latest sample for :meth:`score`."""
         st = self.state(f.design_id)
         rows = st.update(f)
+        # The frames are merged once, when scored: merging at every update
+        # copied the packs' readings once per round of a pass.
         prev = self._pending.get(f.design_id)
         if prev is None:
-            self._pending[f.design_id] = (st, f, rows)
+            self._pending[f.design_id] = (st, [f], [rows])
         else:
-            # Keep the latest frame per pack: later rows replace earlier ones.
-            _, pf, pr = prev
-            keep = ~np.isin(pr, rows)
-            merged = _concat(pf.take(np.flatnonzero(keep)), f)
-            self._pending[f.design_id] = (st, merged, np.concatenate([pr[keep], rows]))
+            prev[1].append(f)
+            prev[2].append(rows)
         return rows
 
     def pending(self) -> dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]]:
         """Packs updated since the last score, per design (state, latest frame, rows)."""
-        return self._pending
+        return {d: (st, *_latest(st, fs, rs)) for d, (st, fs, rs) in self._pending.items()}
 
     def score(self) -> tuple[list[Finding], dict[str, float]]:
         """Findings for the packs updated since the last call, and each pack's pass time."""
         out: list[Finding] = []
         seen: dict[str, float] = {}
-        pend, self._pending = self._pending, {}
+        pend = self.pending()
+        self._pending = {}
         sensor_model, pack_model = self.models.get("sensor"), self.models.get("pack")
         for st, f, rows in pend.values():
             for vid, ts in zip(f.vehicle_ids, f.ts_s.tolist(), strict=True):
@@ -340,16 +342,43 @@ def corroborated(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
-def _concat(a: Frame, b: Frame) -> Frame:
+def _latest(
+    st: ThermalState, frames: list[Frame], rows: list[npt.NDArray[np.intp]]
+) -> tuple[Frame, npt.NDArray[np.intp]]:
+    """Each pack's latest sample of ``frames`` (updates of ``st`` in order), and its row.
+
+    The order is that of merging update by update, later rows replacing
+    earlier ones: first what survives of the first frame, then of the second...
+    """
+    if len(frames) == 1:
+        return frames[0], rows[0]
+    # From the last frame back: a row already seen in a later frame is dropped.
+    taken = np.zeros(st.cap, dtype=np.bool_)
+    keeps = []
+    for r in reversed(rows):
+        keeps.append(~taken[r])
+        taken[r] = True
+    keeps.reverse()
+    parts = [
+        (f, r) if k.all() else (f.take(np.flatnonzero(k)), r[k])
+        for f, r, k in zip(frames, rows, keeps, strict=True)
+        if k.any()
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return _concat([f for f, _ in parts]), np.concatenate([r for _, r in parts])
+
+
+def _concat(frames: list[Frame]) -> Frame:
     return Frame(
-        a.design_id,
-        a.vehicle_ids + b.vehicle_ids,
-        np.concatenate([a.ts_s, b.ts_s]),
-        np.concatenate([a.current_a, b.current_a]),
-        np.concatenate([a.cell_v, b.cell_v]),
-        np.concatenate([a.temps, b.temps]),
-        np.concatenate([a.inlet_c, b.inlet_c]),
-        np.concatenate([a.outlet_c, b.outlet_c]),
-        np.concatenate([a.ambient_c, b.ambient_c]),
-        np.concatenate([a.insulation_kohm, b.insulation_kohm]),
+        frames[0].design_id,
+        [v for f in frames for v in f.vehicle_ids],
+        np.concatenate([f.ts_s for f in frames]),
+        np.concatenate([f.current_a for f in frames]),
+        np.concatenate([f.cell_v for f in frames]),
+        np.concatenate([f.temps for f in frames]),
+        np.concatenate([f.inlet_c for f in frames]),
+        np.concatenate([f.outlet_c for f in frames]),
+        np.concatenate([f.ambient_c for f in frames]),
+        np.concatenate([f.insulation_kohm for f in frames]),
     )
