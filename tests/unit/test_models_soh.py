@@ -9,7 +9,7 @@ import pytest
 
 from models.chemistry import LFP, NMC, CellChemistry, r_to_25c, soc_from_ocv
 from models.onnx_io import load
-from models.soh import SOH_FEATURES, SohWindow, resistance_ratio, weak_cells
+from models.soh import SOH_FEATURES, SohWindow, median, resistance_ratio, weak_cells
 from models.soh_model import fit_soh_models
 from schemas.fleet import LFP_CALB_R1, NMC_R3, PackDesign
 
@@ -135,3 +135,19 @@ def test_soh_models_add_the_physics_estimate_or_fall_back_on_resistance(tmp_path
     assert np.abs(q["soh_q50"][has] - 100 * x[has, col["capacity_ratio"]]).max() < 0.5
     assert np.abs(q["soh_q50"][~has] - soh[~has]).mean() < 1.0
     assert np.abs(q["resistance"] - growth).mean() < 0.5
+
+
+def test_median_has_the_bits_of_np_median() -> None:
+    rng = np.random.default_rng(3)
+    for k in range(3000):
+        n = int(rng.integers(1, 60))
+        # Signed zeros, infinities and NaN where np.median's own arithmetic shows.
+        x = rng.choice([0.0, -0.0, 1.0, -1.0, 3.6, np.inf, -np.inf], n)
+        if k % 5 == 0:
+            x = rng.normal(3.6, 0.01, n).round(3)
+        if k % 11 == 0:
+            x[rng.integers(n)] = np.nan
+        with np.errstate(invalid="ignore"):  # -inf + inf in the middle pair
+            want = np.median(x)
+            got = np.float64(median(x))
+        assert got.tobytes() == want.tobytes() or (np.isnan(got) and np.isnan(want))
