@@ -284,7 +284,7 @@ def weak_cells(
     capacity (from two anchors) far below the pack's median cell."""
     flagged: set[int] = set()
     if cell_ah is not None:
-        low = cell_ah < (1.0 - WEAK_CAPACITY) * np.median(cell_ah)
+        low = cell_ah < (1.0 - WEAK_CAPACITY) * median(cell_ah)
         flagged |= set(np.flatnonzero(low).tolist())
     if eoc is not None:
         flagged |= set(np.flatnonzero(eoc * 1e3 > WEAK_EOC_MV[chem_name]).tolist())
@@ -334,7 +334,7 @@ def resistance_ratio(
     if clean:
         r0 = np.array([x[1] for x in clean])
         tt = np.array([x[2] for x in clean])
-        return Resistance(float(np.median(r0) / chem.r0_ohm), float(np.nanmedian(tt)), mean_t)
+        return Resistance(median(r0) / chem.r0_ohm, float(np.nanmedian(tt)), mean_t)
     none = Resistance(float("nan"), mean_t, mean_t)
     if len(t) < 3:
         return none
@@ -344,7 +344,7 @@ def resistance_ratio(
         return none
     tt = 0.5 * (temp[1:][steps] + temp[:-1][steps])
     r0 = r_to_25c(chem, dv[steps] / di[steps], tt) - rc_seen_ohm(chem, BUCKET_S)
-    return Resistance(float(np.median(r0) / chem.r0_ohm), float(np.nanmedian(tt)), mean_t)
+    return Resistance(median(r0) / chem.r0_ohm, float(np.nanmedian(tt)), mean_t)
 
 
 @dataclass(frozen=True)
@@ -386,7 +386,7 @@ def capacity(chem: CellChemistry, anchors: list[Anchor], r_ratio: float) -> Capa
     the weakest cell's.
     """
     socs = [anchor_soc(chem, a, r_ratio) for a in anchors]
-    med = [float(np.median(s)) for s in socs]
+    med = [median(s) for s in socs]
     ok = [m <= chem.anchor_low or m >= chem.anchor_high for m in med]
     err_soc = [ANCHOR_V_ERR / _ocv_slope(chem, m) for m in med]
     acc = wsum = ds_w = 0.0
@@ -408,4 +408,4 @@ def capacity(chem: CellChemistry, anchors: list[Anchor], r_ratio: float) -> Capa
     if wsum == 0.0:
         return None
     q = np.asarray(acc, dtype=np.float64) / wsum
-    return CapacityEstimate(float(q.min()), float(np.median(q)), ds_w / wsum, q)
+    return CapacityEstimate(float(q.min()), median(q), ds_w / wsum, q)
