@@ -171,22 +171,29 @@ class SohWindow:
 
     def _advance(self, t: float, current: float, v: float, temp_c: float) -> None:
         """Per sample: count charge, integrate the hysteresis, catch clean current steps."""
+        # Runs for every sample scored: the previous sample unpacked once and
+        # the step's magnitudes taken once, as this is per-sample Python.
         last = self._last
-        if last is not None and t <= last[0]:
+        if last is None:
+            self._last = (t, current, v)
+            return
+        t0, i0, v0 = last
+        if t <= t0:
             return  # a repeat or out of order: the caller's to drop
         self._last = (t, current, v)
-        if last is None:
-            return
-        dt = t - last[0]
-        di = current - last[1]
-        calm_before, self._calm = self._calm, abs(di) < self._steady_a and dt <= MAX_GAP_S
+        dt = t - t0
+        di = current - i0
+        adi = abs(di)
+        calm_before = self._calm
         if dt > MAX_GAP_S:
+            self._calm = False
             # Charge that flowed during a gap is unknown: anchors before it no longer
             # pair with those after, unless the pack was quiet on both sides of it.
-            if abs(current) > self._quiet_a or abs(last[1]) > self._quiet_a:
+            if abs(current) > self._quiet_a or abs(i0) > self._quiet_a:
                 self.anchors.clear()
                 self._quiet_start = None
             return
+        self._calm = adi < self._steady_a
         # The current a sample reports has flowed since the previous one.
         self.ah += current * dt / 3600.0
         # Plett's one-state hysteresis: moves toward +1 while charging, -1 while
@@ -194,8 +201,8 @@ class SohWindow:
         s = math.copysign(1.0, current) if current else 0.0
         self.hyst = s + (self.hyst - s) * math.exp(-self._hyst_rate * abs(current) * dt)
         # A step out of a steady current: R0 (see step_r0).
-        if calm_before and abs(di) > self._step_a:
-            self.steps.append((t, step_r0(self.chem, (v - last[2]) / di, dt, temp_c), temp_c))
+        if calm_before and adi > self._step_a:
+            self.steps.append((t, step_r0(self.chem, (v - v0) / di, dt, temp_c), temp_c))
 
     def _track_quiet(self, t: float, current: float, cell_v: F64, temp_c: float) -> None:
         if abs(current) > QUIET_C * self.design.nominal_ah:
