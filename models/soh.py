@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.chemistry import CellChemistry, chemistry, r_factor, r_to_25c, soc_from_ocv
+from models.stats import median
 from schemas.fleet import PackDesign
 
 F64 = npt.NDArray[np.float64]
@@ -76,27 +77,6 @@ WEAK_EOD_MV = {"LFP": 60.0, "NMC": 40.0}
 WEAK_CAPACITY = 0.15
 
 _COLS = 5  # t, current, mean cell voltage, temperature, charge counted (Ah)
-
-
-def median(x: F64) -> float:
-    """``np.median(x)`` of a 1-D float array (the same bits), at a fifth of its cost.
-
-    np.median partitions at both middle positions (and the last, for NaN),
-    then takes np.mean of the middle values: np.add.reduce over their count,
-    taken here the same way (its sum can turn a -0.0 into 0.0). One partition
-    at the upper middle does: the lower middle is the largest value before it.
-    NaN, when x holds one, as np.median gives.
-    """
-    n = len(x)
-    h = n // 2
-    p = np.partition(x, h)
-    # NaN sorts last: one in x is at h or after it.
-    if np.isnan(p[h:]).any():
-        return math.nan
-    if n % 2 == 0:
-        p[h - 1] = p[:h].max()  # p is partition's copy
-    mid = p[h - 1 + n % 2 : h + 1]
-    return float(np.add.reduce(mid) / float(len(mid)))
 
 
 @dataclass(frozen=True)

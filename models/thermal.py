@@ -30,6 +30,7 @@ import numpy.typing as npt
 from models.chemistry import chemistry
 from models.frame import Frame
 from models.limits import OPEN_SENSOR_C
+from models.stats import row_median
 from schemas.cooling import LOOP
 from schemas.fleet import PackDesign
 
@@ -127,31 +128,6 @@ def _nb_median(x: F64) -> F64:
     lo = np.maximum(np.minimum(a, b), np.minimum(c, d))
     hi = np.minimum(np.maximum(a, b), np.maximum(c, d))
     out: F64 = 0.5 * (lo + hi)
-    return out
-
-
-def _row_median(x: F64) -> F64:
-    """``np.median(x, axis=1, keepdims=True)`` for float rows, at a third of its cost.
-
-    The same middle values, and the same mean of them (np.add.reduce over
-    their count, as np.median's mean takes it: the same bits, signed zeros
-    included), and NaN for a row holding one, as np.median gives. np.partition
-    with the two middle positions as kth costs three times one kth; the lower
-    middle value is the largest of those the one-kth partition puts before it.
-    """
-    n = x.shape[1]
-    h = n // 2
-    p = np.partition(x, h, axis=1)
-    if n % 2:
-        mid = p[:, h : h + 1]
-    else:
-        mid = np.empty((len(x), 2))
-        np.max(p[:, :h], axis=1, out=mid[:, 0])
-        mid[:, 1] = p[:, h]
-    out: F64 = np.add.reduce(mid, 1, keepdims=True) / float(mid.shape[1])
-    nan = np.isnan(x).any(axis=1, keepdims=True)
-    if nan.any():
-        out = np.where(nan, np.nan, out)
     return out
 
 
@@ -408,7 +384,7 @@ class ThermalState(_StateArrays):
         # a regression of levels on current mistakes for resistance (tens of mV
         # over a charge); from one sample to the next that drift is negligible.
         i = f.current_a
-        dv = np.subtract(f.cell_v, _row_median(f.cell_v))
+        dv = np.subtract(f.cell_v, row_median(f.cell_v))
         di = i - v.i_prev
         ddv = dv - v.dv_prev
         if any_restart:
@@ -501,7 +477,7 @@ class ThermalState(_StateArrays):
         """Rows of :data:`SENSOR_FEATURES`, shape (packs * sensors, features), pack-major."""
         p, s = len(r), self.s
         rex = self.r_excess(r) - self.rex_b[r]
-        rex = rex - _row_median(rex)
+        rex = rex - row_median(rex)
         drain = 1e3 * (self.dvc_f[r] - self.dvc_s[r])
         x = np.empty((p, s, len(SENSOR_FEATURES)), dtype=np.float32)
         loc = self.loc_f[r]

@@ -9,8 +9,9 @@ import pytest
 
 from models.chemistry import LFP, NMC, CellChemistry, r_to_25c, soc_from_ocv
 from models.onnx_io import load
-from models.soh import SOH_FEATURES, SohWindow, median, resistance_ratio, weak_cells
+from models.soh import SOH_FEATURES, SohWindow, resistance_ratio, weak_cells
 from models.soh_model import fit_soh_models
+from models.stats import median
 from schemas.fleet import LFP_CALB_R1, NMC_R3, PackDesign
 
 
