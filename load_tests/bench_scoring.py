@@ -22,8 +22,9 @@ import time
 from datetime import UTC, datetime
 
 from models.onnx_io import ONNX_DIR
-from schemas.messages import decode_pack_samples, encode
+from schemas.messages import encode
 from services.core.service_cli import tune_gc
+from services.scoring.samples import decode_scoring_samples
 from services.scoring.scorer import Scorer
 from services.simulator import Fleet, FleetConfig, pack_samples
 
@@ -44,11 +45,11 @@ def throughput(buses: int, seconds: int, batch: int = 2000) -> dict[str, float]:
     scorer = Scorer(ONNX_DIR, threads=1)
     warm = buses * 60
     for k in range(0, warm, batch):
-        scorer.run_pass(decode_pack_samples(payloads[k : k + batch])[0])
+        scorer.run_pass(decode_scoring_samples(payloads[k : k + batch])[0])
     rest = payloads[warm:]
     t0, c0 = time.perf_counter(), time.process_time()
     for k in range(0, len(rest), batch):
-        scorer.run_pass(decode_pack_samples(rest[k : k + batch])[0])
+        scorer.run_pass(decode_scoring_samples(rest[k : k + batch])[0])
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"samples": len(rest), "samples_per_s": len(rest) / wall,
             "cpu_s_per_1000": 1000 * cpu / len(rest)}  # fmt: skip
@@ -79,7 +80,7 @@ def delay(buses: int, rate: float, fault_at_s: int, run_s: int) -> dict[str, flo
         now = time.perf_counter()
         if now - last_close >= 0.2:
             last_close = now
-            res = scorer.run_pass(decode_pack_samples(pending)[0])
+            res = scorer.run_pass(decode_scoring_samples(pending)[0])
             pending.clear()
             for e in res.events:
                 if e.vehicle_id == "BUS-0001" and e.kind.value == "cooling_failure":

@@ -1,4 +1,4 @@
-"""The CPU side of scoring: PackSamples in, AnomalyEvents and HealthScores out.
+"""The CPU side of scoring: decoded samples in, AnomalyEvents and HealthScores out.
 
 :class:`Scorer` is synchronous and owns every per-pack window (thermal state
 and the SoH ring buffer); the service runs it in one worker thread, so only one
@@ -10,24 +10,26 @@ runs each ONNX model once for all packs of the pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from models.chemistry import design_by_shape
 from models.detector import Detector
 from models.evaluate import load_detector
 from models.findings import ConditionTracker, Transition
-from models.frame import Frame, frame_from_samples
+from models.frame import Frame
 from models.limits import OPEN_SENSOR_C
 from models.onnx_io import Model, load
 from models.soh import SOH_FEATURES, SohWindow
 from schemas.common import ConditionState
 from schemas.events import AnomalyEvent, HealthScore
 from schemas.fleet import DESIGNS
-from schemas.pack_sample import PackSample
+from services.scoring.samples import ScoringSample
 
 
 @dataclass
@@ -70,12 +72,12 @@ class Scorer:
         self.health_every_s = health_every_s
         self.packs: dict[str, _Pack] = {}
 
-    def run_pass(self, samples: list[PackSample]) -> PassResult:
+    def run_pass(self, samples: Sequence[ScoringSample]) -> PassResult:
         """Advance every pack by its samples, score, and return events and health rows."""
         res = PassResult()
         # Per design, per pack: its samples of this pass and their timestamps.
-        per_design: dict[str, dict[str, tuple[_Pack, list[PackSample], list[float]]]] = {}
-        ts = [s.ts.timestamp() for s in samples]
+        per_design: dict[str, dict[str, tuple[_Pack, list[ScoringSample], list[float]]]] = {}
+        ts = [s.ts_s for s in samples]
         # In time order; a stable sort on the unix seconds is the order of the
         # aware datetimes (microseconds stay distinct in a float64 there).
         for k in sorted(range(len(samples)), key=ts.__getitem__):
@@ -102,7 +104,7 @@ class Scorer:
             for k in range(max(len(q[1]) for q in queues)):
                 batch = [q for q in queues if len(q[1]) > k]
                 samples_k, ts_k = [q[1][k] for q in batch], [q[2][k] for q in batch]
-                f = frame_from_samples(design_id, samples_k, ts_k)
+                f = _frame(design_id, samples_k, ts_k)
                 self.detector.update(f)
                 self._soh_append(f, [q[0] for q in batch])
         findings, seen = self.detector.score()
@@ -111,10 +113,10 @@ class Scorer:
         res.health = self._health(seen)
         return res
 
-    def _pack(self, s: PackSample) -> _Pack | None:
+    def _pack(self, s: ScoringSample) -> _Pack | None:
         p = self.packs.get(s.vehicle_id)
         if p is None:
-            d = design_by_shape(len(s.cell_voltages), len(s.cell_temps))
+            d = design_by_shape(s.n_cells, s.n_temps)
             if d is None:
                 return None
             p = self.packs[s.vehicle_id] = _Pack(d.design_id, s.pack_id, soh=SohWindow(d))
@@ -181,6 +183,29 @@ class Scorer:
         )
 
 
-def _fits(design_id: str, s: PackSample) -> bool:
+def _fits(design_id: str, s: ScoringSample) -> bool:
     d = DESIGNS[design_id]
-    return len(s.cell_voltages) == d.cells_series and len(s.cell_temps) == d.temp_sensors
+    return s.n_cells == d.cells_series and s.n_temps == d.temp_sensors
+
+
+def _rows(packed: list[bytes], n: int) -> npt.NDArray[np.float64]:
+    # bytearray, not bytes: the frame's arrays stay writable.
+    return np.frombuffer(bytearray().join(packed), dtype=np.float64).reshape(n, -1)
+
+
+def _frame(design_id: str, samples: list[ScoringSample], ts_s: list[float]) -> Frame:
+    """A frame of ``samples`` (one per pack, all of one design and shape)."""
+    n = len(samples)
+    f64 = np.float64
+    return Frame(
+        design_id=design_id,
+        vehicle_ids=[s.vehicle_id for s in samples],
+        ts_s=np.array(ts_s, dtype=f64),
+        current_a=np.array([s.current_a for s in samples], dtype=f64),
+        cell_v=_rows([s.cells for s in samples], n),
+        temps=_rows([s.temps for s in samples], n),
+        inlet_c=np.array([s.inlet_c for s in samples], dtype=f64),
+        outlet_c=np.array([s.outlet_c for s in samples], dtype=f64),
+        ambient_c=np.array([s.ambient_c for s in samples], dtype=f64),
+        insulation_kohm=np.array([s.insulation_kohm for s in samples], dtype=f64),
+    )

@@ -24,8 +24,9 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.messages import decode_pack_samples, encode
+from schemas.messages import encode
 from services.core.metric_defs import PipelineMetrics
+from services.scoring.samples import decode_scoring_samples
 from services.scoring.scorer import PassResult, Scorer
 from services.scoring.settings import ScoringSettings
 from services.scoring.writer import write_health
@@ -75,7 +76,7 @@ class ScoringService:
         for tp, msgs in batch.items():
             self.metrics.messages_in.labels(SERVICE, tp.topic).inc(len(msgs))
             offsets[tp] = msgs[-1].offset + 1
-        samples, undecodable = decode_pack_samples(
+        samples, undecodable = decode_scoring_samples(
             [m.value for msgs in batch.values() for m in msgs]
         )
         self.undecodable += undecodable

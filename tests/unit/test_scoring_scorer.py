@@ -8,6 +8,8 @@ import msgspec
 
 from schemas.examples import EXAMPLE_TS, example_pack_sample
 from schemas.limits import PackLimits
+from schemas.messages import encode
+from services.scoring.samples import decode_scoring_samples
 from services.scoring.scorer import Scorer
 from services.scoring.settings import ScoringSettings
 
@@ -24,6 +26,8 @@ def test_samples_that_do_not_fit_their_pack_are_skipped_not_fatal() -> None:
         good[-1], ts=EXAMPLE_TS + timedelta(seconds=3), cell_voltages=good[-1].cell_voltages[:-3]
     )
     other = example_pack_sample(vehicle_id="BUS-0002", ts=EXAMPLE_TS, limits=nmc)
-    result = scorer.run_pass([*good, short, other])
+    samples, failed = decode_scoring_samples([encode(s) for s in (*good, short, other)])
+    assert failed == 0
+    result = scorer.run_pass(samples)
     assert result.scored == 4
     assert result.skipped == 1
