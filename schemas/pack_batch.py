@@ -37,6 +37,7 @@ from schemas.limits import (
 )
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, decode_pack_sample, gc_paused
 from schemas.pack_sample import PackSample
+from schemas.packing import float_rows
 from schemas.sample_checks import SCALAR_FLOATS
 from schemas.validation import decode_and_validate
 
@@ -123,7 +124,7 @@ def columns_of(samples: Sequence[PackSample], positions: Sequence[int]) -> Sampl
 
     def array(name: str) -> NDArray[np.float64]:
         rows = _table(samples, [name])
-        return np.array(rows, dtype=np.float64).reshape(n, len(rows[0]) if rows else 0)
+        return float_rows(rows, len(rows[0]) if rows else 0)
 
     return SampleColumns(
         positions=np.asarray(positions, dtype=np.intp),

@@ -14,15 +14,14 @@ numbers are the same bits as ``PackSample``'s: the same parser reads them.
 from __future__ import annotations
 
 import math
-import struct
-from collections.abc import Callable, Sequence
-from functools import cache
+from collections.abc import Sequence
 from typing import Any, get_type_hints
 
 import msgspec
 
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
 from schemas.pack_sample import PackSample
+from schemas.packing import double_packer
 
 #: The PackSample fields scoring reads, beside the contract's required ones.
 READ_FIELDS = (
@@ -54,11 +53,6 @@ def _wire_type() -> type[msgspec.Struct]:
 _decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_wire_type())
 
 
-@cache
-def _packer(width: int) -> Callable[..., bytes]:
-    return struct.Struct(f"={width}d").pack
-
-
 _NAN = math.nan
 
 
@@ -88,9 +82,9 @@ class ScoringSample:
         self.pack_id: str | None = w.pack_id
         self.ts_s: float = w.ts.timestamp()
         self.current_a: float = w.pack_current_a
-        self.cells: bytes = _packer(nc)(*cv)
+        self.cells: bytes = double_packer(nc)(*cv)
         self.n_cells: int = nc
-        self.temps: bytes = _packer(nt)(*ct)
+        self.temps: bytes = double_packer(nt)(*ct)
         self.n_temps: int = nt
         x = w.coolant_inlet_c
         self.inlet_c: float = _NAN if x is None else x
