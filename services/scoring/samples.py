@@ -99,9 +99,9 @@ class ScoringSample:
 def decode_scoring_samples(payloads: Sequence[Buffer]) -> tuple[list[ScoringSample], int]:
     """Decode a batch of ``PackSample`` payloads for scoring; the samples, and how many failed.
 
-    A payload fails as it would as a ``PackSample``: not JSON, a required
-    field missing or of the wrong type, an unsupported schema version, or a
-    timestamp without a UTC offset.
+    A payload fails as it would as a ``PackSample``: not JSON, a required or
+    read field missing or of the wrong type, an unsupported schema version, or
+    a ``ts`` without a UTC offset.
     """
     out: list[ScoringSample] = []
     failed = 0
