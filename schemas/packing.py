@@ -28,5 +28,10 @@ def float_rows(rows: Sequence[Sequence[float]], width: int) -> NDArray[np.float6
     Raises ``struct.error`` when a row is not ``width`` numbers.
     """
     pack = double_packer(width)
-    buf = bytearray().join([pack(*row) for row in rows])
-    return np.frombuffer(buf, dtype=np.float64).reshape(len(rows), width)
+    return packed_rows([pack(*row) for row in rows], width)
+
+
+def packed_rows(packed: Sequence[bytes], width: int) -> NDArray[np.float64]:
+    """Rows already packed by :func:`double_packer`, as one writable (rows, width) array."""
+    # bytearray, not bytes: the array stays writable.
+    return np.frombuffer(bytearray().join(packed), dtype=np.float64).reshape(len(packed), width)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from models.chemistry import design_by_shape
 from models.detector import Detector
@@ -29,6 +28,7 @@ from models.soh import SOH_FEATURES, SohWindow
 from schemas.common import ConditionState
 from schemas.events import AnomalyEvent, HealthScore
 from schemas.fleet import DESIGNS
+from schemas.packing import packed_rows
 from services.scoring.samples import ScoringSample
 
 
@@ -188,22 +188,16 @@ def _fits(design_id: str, s: ScoringSample) -> bool:
     return s.n_cells == d.cells_series and s.n_temps == d.temp_sensors
 
 
-def _rows(packed: list[bytes], n: int) -> npt.NDArray[np.float64]:
-    # bytearray, not bytes: the frame's arrays stay writable.
-    return np.frombuffer(bytearray().join(packed), dtype=np.float64).reshape(n, -1)
-
-
 def _frame(design_id: str, samples: list[ScoringSample], ts_s: list[float]) -> Frame:
     """A frame of ``samples`` (one per pack, all of one design and shape)."""
-    n = len(samples)
     f64 = np.float64
     return Frame(
         design_id=design_id,
         vehicle_ids=[s.vehicle_id for s in samples],
         ts_s=np.array(ts_s, dtype=f64),
         current_a=np.array([s.current_a for s in samples], dtype=f64),
-        cell_v=_rows([s.cells for s in samples], n),
-        temps=_rows([s.temps for s in samples], n),
+        cell_v=packed_rows([s.cells for s in samples], samples[0].n_cells),
+        temps=packed_rows([s.temps for s in samples], samples[0].n_temps),
         inlet_c=np.array([s.inlet_c for s in samples], dtype=f64),
         outlet_c=np.array([s.outlet_c for s in samples], dtype=f64),
         ambient_c=np.array([s.ambient_c for s in samples], dtype=f64),
