@@ -21,7 +21,7 @@ is :mod:`schemas.validation`'s job.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -75,7 +75,6 @@ __all__ = [
     "check_timestamps_aware",
     "decode",
     "decode_alert_event",
-    "decode_pack_samples",
     "gc_paused",
     "decode_anomaly_event",
     "decode_health_score",
@@ -195,19 +194,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
-
-
-def decode_pack_samples(payloads: Sequence[Buffer]) -> tuple[list[PackSample], int]:
-    """Decode a batch of ``PackSample`` payloads; the samples, and how many failed to decode."""
-    samples: list[PackSample] = []
-    failed = 0
-    with gc_paused():
-        for data in payloads:
-            try:
-                samples.append(decode(data, PackSample))
-            except MessageDecodeError:
-                failed += 1
-    return samples, failed
 
 
 def decode_anomaly_event(data: Buffer) -> AnomalyEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import struct
 from datetime import timedelta
 
@@ -81,7 +82,9 @@ def test_the_same_numbers_as_the_contracts_decoder() -> None:
 def test_a_payload_the_contract_refuses_is_counted_not_scored(payload: bytes) -> None:
     with pytest.raises(MessageDecodeError):
         decode_pack_sample(payload)
+    assert gc.isenabled()
     samples, failed = decode_scoring_samples([encode(GOOD), payload, encode(GOOD)])
+    assert gc.isenabled()  # the collector is back on after the batch
     assert failed == 1
     assert [s.vehicle_id for s in samples] == ["BUS-0007", "BUS-0007"]
 
