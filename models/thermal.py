@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from models import thermal_kernel as kernel
 from models.chemistry import chemistry
 from models.frame import Frame
 from models.limits import OPEN_SENSOR_C
@@ -97,11 +98,15 @@ POWERED_A = 2.0
 #: Inlet above what a working chiller would reach that counts as a shortfall:
 #: more than two DBC steps, so quantisation alone never makes one.
 CHILLER_SHORT_C = 2.5
+#: E[dI^2] (A^2) above which a cell's resistance regression has steps enough to trust.
+TRUST_II = 100.0
 
-
-def _alpha(dt: F64, tau: float) -> F64:
-    out: F64 = 1.0 - np.exp(-dt / tau)
-    return out
+_TAUS = (TAU_FAST, TAU_MED, TAU_SLOW, TAU_MED / 2, TAU_VSLOW)  # see kernel.A_FAST ...
+#: The cooling loop's constants, in the order kernel.advance_rest reads them.
+_LOOP = np.array(
+    [POWERED_A, BASE_STEP_C, BASE_STEP_MOHM, LOOP.chiller_setpoint_c, LOOP.chiller_pull_c,
+     LOOP.chiller_on_above_c, CHILLER_SHORT_C, TRUST_II]
+)  # fmt: skip
 
 
 def _nan_to(x: F64, fill: float) -> F64:
@@ -113,21 +118,6 @@ def _nan_to(x: F64, fill: float) -> F64:
     if np.isfinite(x).all():
         return x
     out: F64 = np.nan_to_num(x, nan=fill)
-    return out
-
-
-def _nb_median(x: F64) -> F64:
-    """Median of the two neighbours on each side (edges reflected), self excluded."""
-    # The reflected padding np.pad(mode="reflect") would give, built by slicing:
-    # np.pad's own overhead outweighs the arithmetic for a frame of a few packs.
-    p = np.concatenate([x[:, 2:0:-1], x, x[:, -2:-4:-1]], axis=1)
-    s = x.shape[1]
-    a, b, c, d = p[:, 0:s], p[:, 1 : s + 1], p[:, 3 : s + 3], p[:, 4 : s + 4]
-    # The middle two of four without a sort: the larger of the pairs' minima and
-    # the smaller of their maxima.
-    lo = np.maximum(np.minimum(a, b), np.minimum(c, d))
-    hi = np.minimum(np.maximum(a, b), np.maximum(c, d))
-    out: F64 = 0.5 * (lo + hi)
     return out
 
 
@@ -175,27 +165,6 @@ class _StateArrays:
     seen: npt.NDArray[np.bool_]
 
 
-class _Rows(_StateArrays):
-    """The state arrays of the packs of one update: views of a contiguous run of
-    rows (written in place), or copies gathered from scattered rows (scattered
-    back afterwards)."""
-
-    def __init__(self, state: ThermalState, ix: slice | IDX) -> None:
-        for name in _FIELDS:
-            setattr(self, name, getattr(state, name)[ix])
-
-
-def _follow(base: F64, x: F64, limit: float, pull: F64, init: npt.NDArray[np.bool_] | None) -> None:
-    """A robust baseline's step, in place: base + pull * clip(x - base, -limit, limit),
-    and ``x`` itself in the rows of ``init`` (restarted packs)."""
-    step = np.subtract(x, base)
-    np.clip(step, -limit, limit, out=step)
-    np.multiply(pull, step, out=step)
-    np.add(base, step, out=base)
-    if init is not None:
-        np.copyto(base, x, where=init)
-
-
 def _r_excess(e_ii: F64, e_dvi: F64) -> F64:
     """:meth:`ThermalState.r_excess` of the packs with these averages."""
     var = np.maximum(e_ii, 1.0)[:, None]
@@ -203,7 +172,7 @@ def _r_excess(e_ii: F64, e_dvi: F64) -> F64:
     # when charging: R = E[d(dV) dI] / E[dI^2]. Only trust it with current steps.
     out: F64 = np.multiply(1e3, e_dvi)
     np.divide(out, var, out=out)
-    trusted = var > 100.0
+    trusted = var > TRUST_II
     if not trusted.all():
         out[~trusted[:, 0]] = 0.0
     return out
@@ -266,208 +235,50 @@ class ThermalState(_StateArrays):
         return np.array(rows, dtype=np.intp)
 
     def update(self, f: Frame) -> IDX:
-        """Advance the packs of ``f`` (one sample each, newer than their last); returns rows."""
+        """Advance the packs of ``f`` (one sample each, newer than their last); returns rows.
+
+        The arithmetic is compiled (:mod:`models.thermal_kernel`): numpy here
+        computes only the per-pack factors, and the expected-temperature model
+        runs between the kernel's two halves.
+        """
         r = self.rows_of(f.vehicle_ids)
         n = len(r)
         if n == 0:
             return r
-        # The arithmetic runs on views of the state when the frame's packs hold
-        # a contiguous run of rows (the usual case: a round holds the whole
-        # fleet of a design), in row order; otherwise on copies of their rows,
-        # scattered back after. Every pack's numbers are the same either way;
-        # training records its inputs in the frame's order, so it keeps it.
-        lo = int(r.min())
-        if int(r.max()) - lo + 1 == n and self.recorded is None:
-            order = np.argsort(r)
-            if np.array_equal(r[order], np.arange(lo, lo + n)):
-                g = f if np.array_equal(order, np.arange(n)) else f.take(order)
-                self._advance(g, _Rows(self, slice(lo, lo + n)))
-                return r
-        v = _Rows(self, r)
-        self._advance(f, v)
-        for name in _FIELDS:
-            getattr(self, name)[r] = getattr(v, name)
-        return r
-
-    def _advance(self, f: Frame, v: _Rows) -> None:
-        """The update of :meth:`update` on the state arrays ``v`` of ``f``'s packs, in place."""
         ts = f.ts_s
-        new = ~v.seen
-        dt = np.where(new, 0.0, np.clip(ts - v.last_ts, 0.0, None))
+        new = ~self.seen[r]
+        dt = np.where(new, 0.0, np.clip(ts - self.last_ts[r], 0.0, None))
         restart = new | (dt > MAX_GAP_S)
-        # Without a restart (the usual pass) every np.where(init, ...) below is
-        # the identity, and is skipped.
-        any_restart = bool(restart.any())
-        if any_restart:
+        if restart.any():
             dt = np.where(restart, 0.0, dt)
-            np.copyto(v.first_ts, ts, where=restart)
-        d1 = dt[:, None]
-        init = restart[:, None]
-        alphas: dict[tuple[float, int], F64] = {}
-
-        def ew(old: F64, x: F64, tau: float, d: F64 = d1, i: npt.NDArray[np.bool_] = init) -> None:
-            """Advance the average ``old`` toward ``x`` in place: old + a (x - old)."""
-            key = (tau, d.ndim)
-            a = alphas.get(key)
-            if a is None:
-                a = alphas[key] = _alpha(d, tau)
-            t = np.subtract(x, old)
-            np.multiply(a, t, out=t)
-            np.add(old, t, out=old)
-            if any_restart:
-                np.copyto(old, x, where=i)
-
-        d0, i0 = dt, restart
-        nom = self.design.nominal_ah
-        crate2 = (f.current_a / nom) ** 2
-        ew(v.i2_s, crate2, TAU_SLOW, d0, i0)
-        ew(v.i2_f, crate2, TAU_MED / 2, d0, i0)
-
-        valid = f.temps > OPEN_SENSOR_C
-        if any_restart:
-            hold = np.where(valid, f.temps, np.where(init, np.nan, v.t_hold))
-        else:
-            hold = np.where(valid, f.temps, v.t_hold)
-        # A sensor that has never read a value borrows its neighbours' median.
-        missing = np.isnan(hold)
-        if missing.any():
-            hold = np.where(missing, _nb_median(np.nan_to_num(hold, nan=25.0)), hold)
-        step = np.subtract(hold, v.t_hold)
-        np.abs(step, out=step)
-        if any_restart:
-            step[restart] = 0.0
-        ew(v.drop, (~valid).astype(np.float64), TAU_MED)
-        ew(v.stuck_a, step, TAU_SLOW)
-        ew(v.stuck_b, _nb_median(step), TAU_SLOW)
-        v.t_hold[...] = hold
-        ew(v.t_f, hold, TAU_FAST)
-        ew(v.t_s, hold, TAU_MED)
-
-        inlet = _nan_to(f.inlet_c, 25.0)
-        outlet = _nan_to(f.outlet_c, 25.0)
-        amb = _nan_to(f.ambient_c, 30.0)
-        cdt = outlet - inlet
-        ew(v.cdt, cdt, TAU_MED / 2, d0, i0)
-        tc = inlet[:, None] + cdt[:, None] * self.position[None, :]
-        if self.expected is not None or self.recorded is not None:
-            x = self._expected_x(tc, amb, v.i2_s, v.i2_f, cdt)
-        res = hold - tc
+            self.first_ts[r[restart]] = ts[restart]
+        age = np.clip(2.0 * (ts - self.first_ts[r]), TAU_SLOW, TAU_BASE)
+        alphas, pull, decay = kernel.pack_factors(dt, age, _TAUS)
+        s = self.s
+        valid = np.empty((n, s), dtype=np.bool_)
+        raw_res = np.empty((n, s))
+        x = np.empty((n, s, len(EXPECTED_FEATURES)), dtype=np.float32)
+        kernel.advance_sensors(
+            r, restart, alphas, f.current_a, f.temps, f.inlet_c, f.outlet_c, f.ambient_c,
+            float(self.design.nominal_ah), OPEN_SENSOR_C, self.position, self.is_lfp,
+            self.i2_s, self.i2_f, self.cdt, self.t_hold, self.drop, self.stuck_a, self.stuck_b,
+            self.t_f, self.t_s, valid, raw_res, x,
+        )  # fmt: skip
         if self.expected is not None:
-            out = self.expected(x.reshape(-1, x.shape[-1]))
-            res -= out.reshape(tc.shape).astype(np.float64)
+            expected = self.expected(x.reshape(-1, x.shape[-1])).reshape(n, s).astype(np.float64)
+        else:
+            expected = np.zeros((n, s))
         if self.recorded is not None:
-            ok = valid & ~init
-            self.recorded.append((x[ok], (hold - tc)[ok]))
-        ew(v.res_f, res, TAU_FAST)
-        ew(v.res_s, res, TAU_SLOW)
-        # Each sensor's own calibration offset shows as a constant local residual:
-        # a robust baseline learns it (steps clipped, so a fault barely moves it)
-        # and the features use the departure from it.
-        raw = v.res_f - _nb_median(v.res_f)
-        age = np.clip(2.0 * (ts - v.first_ts), TAU_SLOW, TAU_BASE)[:, None]
-        # The baselines' pull this sample (that of the cells' resistance too).
-        pull = np.exp(-d1 / age)
-        np.subtract(1.0, pull, out=pull)
-        _follow(v.loc_b, raw, BASE_STEP_C, pull, init if any_restart else None)
-        loc = np.subtract(raw, v.loc_b, out=raw)
-        v.loc_f[...] = loc
-        ew(v.loc_s, loc, TAU_SLOW)
-        pres = v.res_f.mean(axis=1)
-        ew(v.pres_s, pres, TAU_SLOW, d0, i0)
-        ew(v.pres_m, pres, TAU_MED, d0, i0)
-        self._cooling_loop(f, v, dt, restart, valid, ew)
-
-        # Per-cell voltage deviation from the pack median, its steps regressed on
-        # the current's steps: E[d(dv) dI] / E[dI^2] is the cell's extra series
-        # resistance. Steps, not levels: near the ends of the OCV curve the cells'
-        # capacity spread moves their deviations with the charge they pass, which
-        # a regression of levels on current mistakes for resistance (tens of mV
-        # over a charge); from one sample to the next that drift is negligible.
-        i = f.current_a
-        dv = np.subtract(f.cell_v, row_median(f.cell_v))
-        di = i - v.i_prev
-        ddv = dv - v.dv_prev
-        if any_restart:
-            di[restart] = 0.0
-            ddv[restart] = 0.0
-        ew(v.e_ii, di * di, TAU_SLOW, d0, i0)
-        np.multiply(ddv, di[:, None], out=ddv)
-        ew(v.e_dvi, ddv, TAU_SLOW)
-        v.i_prev[...] = i
-        v.dv_prev[...] = dv
-        rex = _r_excess(v.e_ii, v.e_dvi)
-        # Aged cells differ in resistance for good; a loose joint is a change. A
-        # robust baseline per cell (steps clipped) keeps the first out of the features.
-        _follow(v.rex_b, rex, BASE_STEP_MOHM, pull, init if any_restart else None)
-        # dv - rex * 1e-3 * i, in that order of operations.
-        np.multiply(rex, 1e-3, out=rex)
-        np.multiply(rex, i[:, None], out=rex)
-        dvc = np.subtract(dv, rex, out=dv)
-        ew(v.dvc_f, dvc, TAU_MED)
-        ew(v.dvc_s, dvc, TAU_VSLOW)
-
-        ins = f.insulation_kohm
-        decay = np.exp(-dt / 86400.0)
-        peak = np.where(restart, ins, np.maximum(ins, v.ins_peak * decay))
-        v.ins_peak[...] = np.where(np.isnan(ins), v.ins_peak, peak)
-        v.last_ts[...] = ts
-        v.seen[...] = True
-
-    def _cooling_loop(
-        self,
-        f: Frame,
-        v: _Rows,
-        dt: F64,
-        restart: npt.NDArray[np.bool_],
-        valid: npt.NDArray[np.bool_],
-        ew: Callable[[F64, F64, float, F64, npt.NDArray[np.bool_]], None],
-    ) -> None:
-        """Powered time, and how long the chiller has fallen short of its duty.
-
-        The chiller is surely running when three sensors read 2 degC over its
-        start temperature (one hot or drifting sensor does not count); then a
-        working one holds the inlet at max(set point, outlet - its pull) within
-        a few inlet time constants (90 s). An inlet well above that, for as long
-        as the chiller is demanded, is a chiller or radiator fan that has failed.
-        """
-        powered = (np.abs(_nan_to(f.current_a, 0.0)) >= POWERED_A).astype(np.float64)
-        ew(v.pwr, powered, TAU_FAST, dt, restart)
-        on = v.pwr >= 0.5
-        v.on_s[...] = np.where(on & ~restart, v.on_s + dt, 0.0)
-        third = np.partition(np.where(valid, f.temps, -np.inf), -3, axis=1)[:, -3]
-        want = np.maximum(LOOP.chiller_setpoint_c, f.outlet_c - LOOP.chiller_pull_c)
-        with np.errstate(invalid="ignore"):
-            short = (third >= LOOP.chiller_on_above_c + 2.0) & (f.inlet_c - want >= CHILLER_SHORT_C)
-        short &= on & ~restart
-        # A leaky count: a sample or two at the boundary (quantised inlet, a
-        # coasting moment) does not restart it; a working chiller empties it fast.
-        chill = np.where(short, v.chill_s + dt, np.maximum(v.chill_s - 3.0 * dt, 0.0))
-        v.chill_s[...] = np.where(restart, 0.0, chill)
-
-    def _expected(self, tc: F64, amb: F64, r: IDX, cdt: F64) -> F64:
-        if self.expected is None:
-            return np.zeros_like(tc)
-        x = self.expected_inputs(tc, amb, r, cdt)
-        out = self.expected(x.reshape(-1, x.shape[-1]))
-        return out.reshape(tc.shape).astype(np.float64)
-
-    def expected_inputs(self, tc: F64, amb: F64, r: IDX, cdt: F64) -> npt.NDArray[np.float32]:
-        """Rows of :data:`EXPECTED_FEATURES`, shape (packs, sensors, features)."""
-        return self._expected_x(tc, amb, self.i2_s[r], self.i2_f[r], cdt)
-
-    def _expected_x(
-        self, tc: F64, amb: F64, i2_s: F64, i2_f: F64, cdt: F64
-    ) -> npt.NDArray[np.float32]:
-        p, s = tc.shape
-        x = np.empty((p, s, len(EXPECTED_FEATURES)), dtype=np.float32)
-        x[..., 0] = tc
-        x[..., 1] = amb[:, None] - tc
-        x[..., 2] = i2_s[:, None]
-        x[..., 3] = i2_f[:, None]
-        x[..., 4] = cdt[:, None]
-        x[..., 5] = self.position[None, :]
-        x[..., 6] = self.is_lfp
-        return x
+            ok = valid & ~restart[:, None]
+            self.recorded.append((x[ok], raw_res[ok]))
+        kernel.advance_rest(
+            r, ts, dt, restart, alphas, pull, decay, f.current_a, f.cell_v, f.temps,
+            f.inlet_c, f.outlet_c, f.insulation_kohm, valid, raw_res, expected, _LOOP,
+            self.res_f, self.res_s, self.loc_b, self.loc_f, self.loc_s, self.pres_s, self.pres_m,
+            self.pwr, self.on_s, self.chill_s, self.e_ii, self.e_dvi, self.i_prev, self.dv_prev,
+            self.rex_b, self.dvc_f, self.dvc_s, self.ins_peak, self.last_ts, self.seen,
+        )  # fmt: skip
+        return r
 
     def r_excess(self, r: IDX) -> F64:
         """Each cell's series resistance above the pack median, mOhm (packs, cells)."""
@@ -527,3 +338,14 @@ class ThermalState(_StateArrays):
         score = rex[cells] - (drain[cells] if by == "both" else 0.0)
         k = int(cells[int(np.argmax(score))])
         return k, float(rex[k]), float(drain[k])
+
+
+def compile_kernels(design: PackDesign) -> None:
+    """Compile the update's kernels (or load them from numba's cache) for the array
+    types live frames carry: a service calls this before it reports ready, so its
+    first pass does not stall on a compilation of several seconds."""
+    n, s, c = 1, design.temp_sensors, design.cells_series
+    f = Frame(design.design_id, ["warm-up"], np.zeros(n), np.zeros(n), np.full((n, c), 3.3),
+              np.full((n, s), 25.0), np.full(n, 25.0), np.full(n, 25.0), np.full(n, 25.0),
+              np.full(n, 1000.0))  # fmt: skip
+    ThermalState(design, None).update(f)
