@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what packwatch needs from the system's package manager when it is
 # missing: Java 17 and Maven run the local Kafka broker; Node.js and npm run the
-# TimescaleDB compatibility target. Python packages come from pyproject.toml.
+# TimescaleDB compatibility target; a C compiler builds packwatch's one C extension
+# (schemas/_json_floats.c). Python packages come from pyproject.toml.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -34,11 +34,11 @@ A_FAST, A_MED, A_SLOW, A_HALF_MED, A_VSLOW = range(5)
 _DBL_MAX = float(np.finfo(np.float64).max)
 
 
-def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """numba's njit, never fast-math (the numbers must stay numpy's), its machine code
-    cached on disk (beside this file, else in NUMBA_CACHE_DIR or the user's cache
-    directory) so that a restart does not compile again; compiled per process
-    where no directory is writable."""
+def exact_jit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``numba.njit``, never fast-math (no reassociation, no fused multiply-add: the
+    numbers must stay numpy's), its machine code cached beside this file (else in
+    NUMBA_CACHE_DIR or the user's cache directory) so that a restart loads it;
+    compiled once per process where no directory is writable."""
     try:
         jitted = numba.njit(cache=True, nogil=True, fastmath=False)(fn)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
@@ -46,7 +46,7 @@ def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
     return cast(Callable[..., Any], jitted)
 
 
-@_jit
+@exact_jit
 def _nan_to(x: float, fill: float) -> float:
     """``np.nan_to_num(x, nan=fill)`` of one value."""
     if np.isnan(x):
@@ -56,7 +56,7 @@ def _nan_to(x: float, fill: float) -> float:
     return x
 
 
-@_jit
+@exact_jit
 def _min(a: float, b: float) -> float:
     """``np.minimum``: NaN if either is."""
     if np.isnan(a):
@@ -66,7 +66,7 @@ def _min(a: float, b: float) -> float:
     return a if a < b else b
 
 
-@_jit
+@exact_jit
 def _max(a: float, b: float) -> float:
     """``np.maximum``: NaN if either is."""
     if np.isnan(a):
@@ -76,7 +76,7 @@ def _max(a: float, b: float) -> float:
     return a if a > b else b
 
 
-@_jit
+@exact_jit
 def _nb_median(x: F64, out: F64) -> None:
     """Median of the two neighbours on each side (edges reflected), self excluded."""
     s = x.shape[0]
@@ -92,7 +92,7 @@ def _nb_median(x: F64, out: F64) -> None:
         out[j] = 0.5 * (lo + hi)
 
 
-@_jit
+@exact_jit
 def _row_sum(a: F64) -> float:
     """numpy's pairwise sum of a short contiguous row (``np.add.reduce``, up to 128 values)."""
     n = a.shape[0]
@@ -123,7 +123,7 @@ def _row_sum(a: F64) -> float:
     return res
 
 
-@_jit
+@exact_jit
 def _select(w: F64, k: int) -> float:
     """The k-th smallest of ``w`` (reordered in place; no NaN in it)."""
     lo, hi = 0, w.shape[0] - 1
@@ -148,7 +148,7 @@ def _select(w: F64, k: int) -> float:
     return float(w[k])
 
 
-@_jit
+@exact_jit
 def _median(x: F64, work: F64) -> float:
     """``np.median`` of a row: NaN if it holds one; the mean of the middle two for an even count."""
     n = x.shape[0]
@@ -168,7 +168,7 @@ def _median(x: F64, work: F64) -> float:
     return (lower + upper) / 2.0
 
 
-@_jit
+@exact_jit
 def _ew(old: float, x: float, a: float, restart: bool) -> float:
     """One step of an exponentially weighted mean: old + a (x - old); ``x`` on a restart."""
     if restart:
@@ -176,7 +176,7 @@ def _ew(old: float, x: float, a: float, restart: bool) -> float:
     return old + a * (x - old)
 
 
-@_jit
+@exact_jit
 def _follow(base: float, x: float, limit: float, pull: float, restart: bool) -> float:
     """A robust baseline's step: base + pull * clip(x - base, -limit, limit); ``x`` on a restart."""
     if restart:
@@ -201,7 +201,7 @@ def pack_factors(dt: F64, age: F64, taus: tuple[float, ...]) -> tuple[F64, F64, 
     return alphas, pull, np.exp(-dt / 86400.0)
 
 
-@_jit
+@exact_jit
 def advance_sensors(
     rows: npt.NDArray[np.intp],
     restart: npt.NDArray[np.bool_],
@@ -293,7 +293,7 @@ def advance_sensors(
             x[k, j, 6] = is_lfp
 
 
-@_jit
+@exact_jit
 def advance_rest(
     rows: npt.NDArray[np.intp],
     ts: F64,

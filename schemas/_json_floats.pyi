@@ -1,0 +1,7 @@
+"""Types of the C extension built from schemas/_json_floats.c (see schemas/json_floats.py)."""
+
+from typing import Any
+
+def parse(
+    joined: Any, bounds: Any, table: Any, values: Any, counts: Any, offsets: Any, /
+) -> None: ...
