@@ -5,10 +5,12 @@ keeps half a million float objects alive until the pass ends, and building
 the pass's arrays from them walks them all again. Scoring decodes each
 payload into the fields it reads (and every field the contract requires, with
 the contract's own types, so a payload without them fails here as it fails
-:func:`schemas.messages.decode_pack_sample`) and packs the two arrays into
-doubles at once, while their floats are still in the cache; the other fields
-are skipped unread (ingestion validates and stores the whole sample). The
-numbers are the same bits as ``PackSample``'s: the same parser reads them.
+:func:`schemas.messages.decode_pack_sample`); the two arrays stay JSON text
+until the C parser of :mod:`schemas.json_floats` reads a whole batch of them
+into doubles, and an array it declines is read by msgspec as before. The other
+fields are skipped unread (ingestion validates and stores the whole sample).
+The numbers are the same bits as ``PackSample``'s: both parsers round
+correctly.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, get_type_hints
 
 import msgspec
 
+from schemas.json_floats import parse_arrays
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
 from schemas.pack_sample import PackSample
 from schemas.packing import double_packer
@@ -39,18 +42,24 @@ READ_FIELDS = (
 )
 
 
-def _wire_type() -> type[msgspec.Struct]:
+ARRAY_FIELDS = ("cell_voltages", "cell_temps")
+
+
+def _wire_type(raw_arrays: bool) -> type[msgspec.Struct]:
+    """The read and required fields; with ``raw_arrays`` the two arrays as raw JSON text."""
     hints = get_type_hints(PackSample, include_extras=True)
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for f in msgspec.structs.fields(PackSample):
         if f.name in READ_FIELDS or f.required:
-            fields.append(
-                (f.name, hints[f.name]) if f.required else (f.name, hints[f.name], f.default)
-            )
+            kind = msgspec.Raw if raw_arrays and f.name in ARRAY_FIELDS else hints[f.name]
+            fields.append((f.name, kind) if f.required else (f.name, kind, f.default))
     return msgspec.defstruct("ScoringWire", fields, kw_only=True, gc=False)
 
 
-_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_wire_type())
+#: Arrays left as text for the C parser (schemas/json_floats.py) ...
+_raw_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_wire_type(raw_arrays=True))
+#: ... and, for a payload whose arrays it declines, every number parsed by msgspec.
+_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_wire_type(raw_arrays=False))
 
 
 _NAN = math.nan
@@ -74,18 +83,16 @@ class ScoringSample:
         "insulation_kohm",
     )
 
-    def __init__(self, w: Any) -> None:
+    def __init__(self, w: Any, cells: bytes, n_cells: int, temps: bytes, n_temps: int) -> None:
         # Attribute by attribute: a helper call per optional field costs more than the test.
-        cv, ct = w.cell_voltages, w.cell_temps
-        nc, nt = len(cv), len(ct)
         self.vehicle_id: str = w.vehicle_id
         self.pack_id: str | None = w.pack_id
         self.ts_s: float = w.ts.timestamp()
         self.current_a: float = w.pack_current_a
-        self.cells: bytes = double_packer(nc)(*cv)
-        self.n_cells: int = nc
-        self.temps: bytes = double_packer(nt)(*ct)
-        self.n_temps: int = nt
+        self.cells: bytes = cells
+        self.n_cells: int = n_cells
+        self.temps: bytes = temps
+        self.n_temps: int = n_temps
         x = w.coolant_inlet_c
         self.inlet_c: float = _NAN if x is None else x
         x = w.coolant_outlet_c
@@ -103,18 +110,37 @@ def decode_scoring_samples(payloads: Sequence[Buffer]) -> tuple[list[ScoringSamp
     read field missing or of the wrong type, an unsupported schema version, or
     a ``ts`` without a UTC offset.
     """
-    out: list[ScoringSample] = []
     failed = 0
-    decode = _decoder.decode
+    wires: list[tuple[Any, Buffer]] = []
     with gc_paused():
         for data in payloads:
             try:
-                w = decode(data)
+                w = _raw_decoder.decode(data)
             except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
                 failed += 1
                 continue
             if w.schema_version not in SUPPORTED_SCHEMA_VERSIONS or w.ts.utcoffset() is None:
                 failed += 1
                 continue
-            out.append(ScoringSample(w))
+            wires.append((w, data))
+        cv, cv_n, cv_at = parse_arrays([w.cell_voltages for w, _ in wires])
+        ct, ct_n, ct_at = parse_arrays([w.cell_temps for w, _ in wires])
+        out: list[ScoringSample] = []
+        for k, (w, data) in enumerate(wires):
+            nc, nt = int(cv_n[k]), int(ct_n[k])
+            if nc >= 0 and nt >= 0:
+                a, b = int(cv_at[k]), int(ct_at[k])
+                out.append(
+                    ScoringSample(w, cv[a : a + nc].tobytes(), nc, ct[b : b + nt].tobytes(), nt)
+                )
+                continue
+            try:  # an array the parser declines: msgspec decides, number by number
+                full = _decoder.decode(data)
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                failed += 1
+                continue
+            fv, ft = full.cell_voltages, full.cell_temps
+            out.append(ScoringSample(
+                full, double_packer(len(fv))(*fv), len(fv), double_packer(len(ft))(*ft), len(ft)
+            ))  # fmt: skip
     return out, failed

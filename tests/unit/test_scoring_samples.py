@@ -54,6 +54,19 @@ def test_the_same_numbers_as_the_contracts_decoder() -> None:
     )
 
 
+def test_arrays_the_fast_parser_declines_are_read_by_msgspec() -> None:
+    long_digits = "[" + ",".join(f"{v:.25f}" for v in GOOD.cell_voltages) + "]"
+    fields = {k: v for k, v in GOOD_JSON.items() if k != "cell_voltages"}
+    text = msgspec.json.encode(fields)[:-1] + b',"cell_voltages":' + long_digits.encode() + b"}"
+    (got,), failed = decode_scoring_samples([text])
+    want = decode_pack_sample(text)
+    assert failed == 0
+    assert got.cells == struct.pack(f"={len(want.cell_voltages)}d", *want.cell_voltages)
+    # In a batch, in place: the declined one between two the fast parser reads.
+    samples, failed = decode_scoring_samples([encode(GOOD), text, _with(seq=5)])
+    assert failed == 0 and len(samples) == 3 and samples[1].cells == got.cells
+
+
 @pytest.mark.parametrize(
     "payload",
     [
@@ -63,6 +76,7 @@ def test_the_same_numbers_as_the_contracts_decoder() -> None:
         _without("seq"),  # required by the contract though scoring does not read it
         _without("cell_temps"),
         _with(cell_voltages=[3.3, "3.3"]),
+        _with(cell_temps=[25.0, None]),
         _with(pack_current_a=None),
         _with(schema_version=99),
         _with(ts="2026-05-04T04:00:00"),  # no UTC offset
@@ -74,6 +88,7 @@ def test_the_same_numbers_as_the_contracts_decoder() -> None:
         "no-seq",
         "no-temps",
         "string-cell",
+        "null-temp",
         "null-current",
         "version-99",
         "naive-ts",
