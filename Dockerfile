@@ -1,5 +1,6 @@
 # The packwatch image: every service, started by `packwatch <service>`.
-# Stage 1 builds the wheel (its C extension, schemas/_json_floats.c, needs a compiler);
+# Stage 1 builds the wheel (its C extensions, schemas/_json_floats.c and
+# models/_thermal.c, need a compiler);
 # stage 2 installs it without one.
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -15,9 +16,6 @@ RUN pip wheel --no-cache-dir --no-deps -w /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# numba keeps the compiled thermal kernels here (site-packages is not writable for the
-# service user): a restarted container loads them instead of compiling again.
-ENV NUMBA_CACHE_DIR=/tmp/numba-cache
 WORKDIR /app
 COPY --from=build /wheels /wheels
 COPY infra ./infra

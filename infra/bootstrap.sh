@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what packwatch needs from the system's package manager when it is
 # missing: Java 17 and Maven run the local Kafka broker; Node.js and npm run the
-# TimescaleDB compatibility target; a C compiler builds packwatch's one C extension
-# (schemas/_json_floats.c). Python packages come from pyproject.toml.
+# TimescaleDB compatibility target; a C compiler builds packwatch's two C extensions
+# (schemas/_json_floats.c, models/_thermal.c). Python packages come from pyproject.toml.
 set -euo pipefail
 
 missing=()

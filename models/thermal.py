@@ -101,12 +101,17 @@ CHILLER_SHORT_C = 2.5
 #: E[dI^2] (A^2) above which a cell's resistance regression has steps enough to trust.
 TRUST_II = 100.0
 
-_TAUS = (TAU_FAST, TAU_MED, TAU_SLOW, TAU_MED / 2, TAU_VSLOW)  # see kernel.A_FAST ...
+_TAUS = (TAU_FAST, TAU_MED, TAU_SLOW, TAU_MED / 2, TAU_VSLOW)  # _thermal.c's A_FAST ...
 #: The cooling loop's constants, in the order kernel.advance_rest reads them.
 _LOOP = np.array(
     [POWERED_A, BASE_STEP_C, BASE_STEP_MOHM, LOOP.chiller_setpoint_c, LOOP.chiller_pull_c,
      LOOP.chiller_on_above_c, CHILLER_SHORT_C, TRUST_II]
 )  # fmt: skip
+
+
+def _c(x: F64) -> F64:
+    """``x`` as a C-contiguous float64 array (itself when it is one)."""
+    return np.ascontiguousarray(x, dtype=np.float64)
 
 
 def _nan_to(x: F64, fill: float) -> F64:
@@ -239,7 +244,8 @@ class ThermalState(_StateArrays):
 
         The arithmetic is compiled (:mod:`models.thermal_kernel`): numpy here
         computes only the per-pack factors, and the expected-temperature model
-        runs between the kernel's two halves.
+        runs between the kernel's two halves. Frames' arrays may be views (the
+        simulator's): the kernels take them as contiguous float64.
         """
         r = self.rows_of(f.vehicle_ids)
         n = len(r)
@@ -258,8 +264,10 @@ class ThermalState(_StateArrays):
         valid = np.empty((n, s), dtype=np.bool_)
         raw_res = np.empty((n, s))
         x = np.empty((n, s, len(EXPECTED_FEATURES)), dtype=np.float32)
+        current, temps, cell_v = _c(f.current_a), _c(f.temps), _c(f.cell_v)
+        inlet, outlet = _c(f.inlet_c), _c(f.outlet_c)
         kernel.advance_sensors(
-            r, restart, alphas, f.current_a, f.temps, f.inlet_c, f.outlet_c, f.ambient_c,
+            r, restart, alphas, current, temps, inlet, outlet, _c(f.ambient_c),
             float(self.design.nominal_ah), OPEN_SENSOR_C, self.position, self.is_lfp,
             self.i2_s, self.i2_f, self.cdt, self.t_hold, self.drop, self.stuck_a, self.stuck_b,
             self.t_f, self.t_s, valid, raw_res, x,
@@ -272,8 +280,8 @@ class ThermalState(_StateArrays):
             ok = valid & ~restart[:, None]
             self.recorded.append((x[ok], raw_res[ok]))
         kernel.advance_rest(
-            r, ts, dt, restart, alphas, pull, decay, f.current_a, f.cell_v, f.temps,
-            f.inlet_c, f.outlet_c, f.insulation_kohm, valid, raw_res, expected, _LOOP,
+            r, _c(ts), dt, restart, alphas, pull, decay, current, cell_v, temps,
+            inlet, outlet, _c(f.insulation_kohm), valid, raw_res, expected, _LOOP,
             self.res_f, self.res_s, self.loc_b, self.loc_f, self.loc_s, self.pres_s, self.pres_m,
             self.pwr, self.on_s, self.chill_s, self.e_ii, self.e_dvi, self.i_prev, self.dv_prev,
             self.rex_b, self.dvc_f, self.dvc_s, self.ins_peak, self.last_ts, self.seen,
@@ -338,14 +346,3 @@ class ThermalState(_StateArrays):
         score = rex[cells] - (drain[cells] if by == "both" else 0.0)
         k = int(cells[int(np.argmax(score))])
         return k, float(rex[k]), float(drain[k])
-
-
-def compile_kernels(design: PackDesign) -> None:
-    """Compile the update's kernels (or load them from numba's cache) for the array
-    types live frames carry: a service calls this before it reports ready, so its
-    first pass does not stall on a compilation of several seconds."""
-    n, s, c = 1, design.temp_sensors, design.cells_series
-    f = Frame(design.design_id, ["warm-up"], np.zeros(n), np.zeros(n), np.full((n, c), 3.3),
-              np.full((n, s), 25.0), np.full(n, 25.0), np.full(n, 25.0), np.full(n, 25.0),
-              np.full(n, 1000.0))  # fmt: skip
-    ThermalState(design, None).update(f)

@@ -232,6 +232,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_json_floats",
-                                    "JSON arrays of numbers into doubles.", -1, methods};
+                                    "JSON arrays of numbers into doubles.", -1, methods,
+                                    NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__json_floats(void) { return PyModule_Create(&module); }

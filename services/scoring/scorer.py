@@ -25,7 +25,6 @@ from models.frame import Frame
 from models.limits import OPEN_SENSOR_C
 from models.onnx_io import Model, load
 from models.soh import SOH_FEATURES, SohWindow
-from models.thermal import compile_kernels
 from schemas.common import ConditionState
 from schemas.events import AnomalyEvent, HealthScore
 from schemas.fleet import DESIGNS
@@ -65,7 +64,6 @@ class Scorer:
         health_every_s: float = 600.0,
     ) -> None:
         self.detector: Detector = load_detector(model_dir, threads)
-        compile_kernels(next(iter(DESIGNS.values())))
         self.soh_models: dict[str, Model] = {
             n: load(n, SOH_FEATURES, model_dir, threads)
             for n in ("soh_q10", "soh_q50", "soh_q90", "resistance")
