@@ -2,7 +2,9 @@
 
 Ingestion validates every sample it stores, thousands a second; one sample at
 a time the checks cost as much as the decoding. :func:`decode_and_validate_batch`
-decodes each payload with the contract's own decoder, then checks the value
+decodes each payload with the contract's types, its two arrays with the C
+parser of :mod:`schemas.json_floats` (a whole batch of them at once, straight
+into doubles), then checks the value
 rules of each pack design over whole columns with numpy and returns the
 accepted samples as :class:`SampleColumns`, one 2-D array per cell array and
 one array per scalar field, ready for a columnar writer.
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, get_type_hints
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -38,7 +40,7 @@ from schemas.limits import (
     PackLimits,
 )
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
-from schemas.pack_sample import PackSample
+from schemas.pack_sample import PackSample, wire_struct
 from schemas.packing import float_rows
 from schemas.sample_checks import SCALAR_FLOATS
 from schemas.validation import decode_and_validate
@@ -63,18 +65,10 @@ ARRAY_FIELDS = ("cell_voltages", "cell_temps")
 INT_LIST_FIELDS = ("fault_codes",)
 
 
-def _wire_type() -> type[msgspec.Struct]:
-    """PackSample with its two arrays left as raw JSON text (``msgspec.Raw``): every
-    other field decoded and type-checked as the contract does."""
-    hints = get_type_hints(PackSample, include_extras=True)
-    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-    for f in msgspec.structs.fields(PackSample):
-        kind = msgspec.Raw if f.name in ARRAY_FIELDS else hints[f.name]
-        fields.append((f.name, kind) if f.required else (f.name, kind, f.default))
-    return msgspec.defstruct("PackSampleWire", fields, kw_only=True, gc=False)
-
-
-_wire_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_wire_type())
+#: PackSample with its two arrays left as JSON text for :mod:`schemas.json_floats`.
+_wire_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+    wire_struct("PackSampleWire", raw=ARRAY_FIELDS)
+)
 
 
 @dataclass
@@ -264,7 +258,8 @@ def _decode_into(
     """Decode each payload; group those passing the per-sample rules by design.
 
     Returns, per array field, the parsed values of every decoded sample and
-    where each one's start (see :func:`schemas.json_floats.parse_arrays`).
+    where each decoded sample's values start (see
+    :func:`schemas.json_floats.parse_arrays`).
     """
     decode = _wire_decoder.decode
     wires: list[Any] = []

@@ -12,8 +12,8 @@ The min/max/mean/index fields are derived from the two arrays;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, NamedTuple
+from collections.abc import Collection, Sequence
+from typing import Annotated, Any, NamedTuple, get_type_hints
 
 import msgspec
 
@@ -137,3 +137,23 @@ def with_cell_stats(sample: PackSample) -> PackSample:
         cell_temp_min_idx=t.argmin if t else None,
         cell_temp_max_idx=t.argmax if t else None,
     )
+
+
+def wire_struct(
+    name: str, *, raw: Collection[str] = (), only: Collection[str] | None = None
+) -> type[msgspec.Struct]:
+    """A decode-only twin of :class:`PackSample` for hot consumers.
+
+    The fields named in ``raw`` stay raw JSON text (``msgspec.Raw``, for a
+    faster parser of their own); with ``only``, just those fields and the ones
+    the contract requires are decoded, the others skipped unread. Every decoded
+    field has the contract's own type and default.
+    """
+    hints = get_type_hints(PackSample, include_extras=True)
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for f in msgspec.structs.fields(PackSample):
+        if only is not None and f.name not in only and not f.required:
+            continue
+        kind = msgspec.Raw if f.name in raw else hints[f.name]
+        fields.append((f.name, kind) if f.required else (f.name, kind, f.default))
+    return msgspec.defstruct(name, fields, kw_only=True, gc=False)

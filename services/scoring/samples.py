@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, get_type_hints
+from typing import Any
 
 import msgspec
 
 from schemas.json_floats import parse_arrays
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
-from schemas.pack_sample import PackSample
+from schemas.pack_sample import wire_struct
 from schemas.packing import double_packer
 
 #: The PackSample fields scoring reads, beside the contract's required ones.
@@ -45,21 +45,14 @@ READ_FIELDS = (
 ARRAY_FIELDS = ("cell_voltages", "cell_temps")
 
 
-def _wire_type(raw_arrays: bool) -> type[msgspec.Struct]:
-    """The read and required fields; with ``raw_arrays`` the two arrays as raw JSON text."""
-    hints = get_type_hints(PackSample, include_extras=True)
-    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-    for f in msgspec.structs.fields(PackSample):
-        if f.name in READ_FIELDS or f.required:
-            kind = msgspec.Raw if raw_arrays and f.name in ARRAY_FIELDS else hints[f.name]
-            fields.append((f.name, kind) if f.required else (f.name, kind, f.default))
-    return msgspec.defstruct("ScoringWire", fields, kw_only=True, gc=False)
-
-
 #: Arrays left as text for the C parser (schemas/json_floats.py) ...
-_raw_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_wire_type(raw_arrays=True))
+_raw_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+    wire_struct("ScoringWire", raw=ARRAY_FIELDS, only=READ_FIELDS)
+)
 #: ... and, for a payload whose arrays it declines, every number parsed by msgspec.
-_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_wire_type(raw_arrays=False))
+_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+    wire_struct("ScoringWireFull", only=READ_FIELDS)
+)
 
 
 _NAN = math.nan
