@@ -8,8 +8,10 @@ Each process registers them on its own :class:`CollectorRegistry` (built by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -74,3 +76,26 @@ def new_registry() -> PipelineMetrics:
             registry=reg,
         ),
     )
+
+
+def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """``histogram.observe(a)`` for every ``a`` of ``amounts`` (not NaN), in one pass.
+
+    A per-sample histogram at thousands of samples a second: one observe costs
+    ~1.5 µs of locks and bound comparisons each. This counts the amounts per
+    bucket with numpy and adds each bucket's count once. It reads
+    prometheus_client's Histogram internals (bounds, bucket and sum values);
+    tests/unit/test_metric_defs.py holds it to one-at-a-time observation, so a
+    release that changes them fails there.
+    """
+    if len(amounts) == 0:
+        return
+    histogram._raise_if_not_observable()  # type: ignore[no-untyped-call]
+    values = np.asarray(amounts, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    bounds = histogram._upper_bounds
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    for bucket, count in zip(histogram._buckets, counts.tolist(), strict=True):
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(float(values.sum()))

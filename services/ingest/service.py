@@ -32,7 +32,7 @@ from prometheus_client import Histogram
 from schemas.errors import RejectReason, SampleRejected
 from schemas.pack_batch import BatchVerdict, decode_and_validate_batch
 from services.core.kafka import commit_owned
-from services.core.metric_defs import PipelineMetrics
+from services.core.metric_defs import PipelineMetrics, observe_many
 from services.core.pipeline import run_reader_and_sink
 from services.ingest.batch import Batch, Source
 from services.ingest.dlq import DeadLetter, DlqLimit
@@ -274,9 +274,9 @@ class IngestService:
         self.metrics.rows_written.labels(SERVICE, "pack_samples").inc(result.inserted)
         if batch.opened_at is not None:
             self.metrics.batch_latency.labels(SERVICE).observe(time.monotonic() - batch.opened_at)
-        observe = self.e2e_latency.observe
-        for ts in batch.sample_ts:
-            observe(max(0.0, (committed - ts).total_seconds()))
+        observe_many(
+            self.e2e_latency, [max(0.0, (committed - ts).total_seconds()) for ts in batch.sample_ts]
+        )
 
     async def _write(self) -> None:
         while True:
