@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: install run test lint stop status clean bench bench-decoder bench-simulator bench-ingest bench-api bench-scoring bench-alerts
 
 $(STAMP): pyproject.toml infra/bootstrap.sh schemas/_json_floats.c models/_thermal.c
-	@./infra/bootstrap.sh
+	@PYTHON=$(PYTHON) ./infra/bootstrap.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "install: Python packages into $(VENV) (cache: $(PIP_CACHE))"
 	@$(BIN)/python -m pip install -q --cache-dir $(PIP_CACHE) --upgrade pip

@@ -10,7 +10,10 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# The extensions compile against the Python that makes the virtual environment.
+"${PYTHON:-python3}" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    || missing+=(python3-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -63,22 +63,32 @@ static void nb_median(const double *x, Py_ssize_t s, double *out) {
     }
 }
 
-/* numpy's pairwise sum of a short contiguous row (np.add.reduce, up to 128 values). */
-static double row_sum(const double *a, Py_ssize_t n) {
+/* numpy's pairwise sum (pairwise_sum in its loops): eight accumulators up to 128
+ * values, halves (at a multiple of eight) beyond. */
+static double pairwise(const double *a, Py_ssize_t n) {
     if (n < 8) {
         double res = 0.0;
         for (Py_ssize_t i = 0; i < n; i++) res += a[i];
         return res;
     }
-    double r[8];
-    for (int j = 0; j < 8; j++) r[j] = a[j];
-    Py_ssize_t i = 8, end = n - (n % 8);
-    for (; i < end; i += 8)
-        for (int j = 0; j < 8; j++) r[j] += a[i + j];
-    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++) res += a[i];
-    return res;
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        Py_ssize_t i = 8, end = n - (n % 8);
+        for (; i < end; i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    Py_ssize_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise(a, n2) + pairwise(a + n2, n - n2);
 }
+
+/* np.add.reduce of a row: the pairwise sum added to the identity +0.0 (so a sum
+ * of negative zeros is +0.0, as numpy's). */
+static double row_sum(const double *a, Py_ssize_t n) { return 0.0 + pairwise(a, n); }
 
 /* The k-th smallest of w (reordered in place; no NaN in it). */
 static double select_kth(double *w, Py_ssize_t n, Py_ssize_t k) {
@@ -107,19 +117,21 @@ static double select_kth(double *w, Py_ssize_t n, Py_ssize_t k) {
     return w[k];
 }
 
-/* np.median of a row: NaN if it holds one; the mean of the middle two for an even count. */
+/* np.median of a row (models/stats.row_median): NaN if it holds one (or is empty);
+ * the middle value, or the two middle ones, added to +0.0 and divided by their count. */
 static double median(const double *x, Py_ssize_t n, double *work) {
+    if (n == 0) return NAN;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (isnan(x[i])) return NAN;
         work[i] = x[i];
     }
     Py_ssize_t h = n / 2;
     double upper = select_kth(work, n, h);
-    if (n % 2) return upper;
+    if (n % 2) return (0.0 + upper) / 1.0;
     double lower = work[0]; /* everything before position h is <= upper */
     for (Py_ssize_t i = 1; i < h; i++)
         if (work[i] > lower) lower = work[i];
-    return (lower + upper) / 2.0;
+    return ((0.0 + lower) + upper) / 2.0;
 }
 
 /* ------------------------------------------------------------ argument handling */
@@ -189,6 +201,10 @@ static PyObject *advance_sensors(PyObject *self, PyObject *args) {
     ARRAY(current, double, 3, 0, n);
     ARRAY(position, double, 10, 0, -1);
     Py_ssize_t s = position_n;
+    if (s < 3) { /* the neighbours' median takes two on each side, mirrored */
+        PyErr_SetString(PyExc_ValueError, "a pack needs at least 3 temperature sensors");
+        goto fail;
+    }
     ARRAY(temps, double, 4, 0, n * s);
     ARRAY(inlet, double, 5, 0, n);
     ARRAY(outlet, double, 6, 0, n);
@@ -333,6 +349,10 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     ARRAY(ins_peak, double, 34, 1, cap);
     ARRAY(last_ts, double, 35, 1, cap);
     ARRAY(seen, uint8_t, 36, 1, cap);
+    if (n && s < 3) {
+        PyErr_SetString(PyExc_ValueError, "a pack needs at least 3 temperature sensors");
+        goto fail;
+    }
     if (n && (cell_v_n != n * c || temps_n != n * s)) {
         PyErr_SetString(PyExc_ValueError, "cell or temperature rows of unequal length");
         goto fail;
@@ -449,18 +469,32 @@ static PyObject *py_median(PyObject *self, PyObject *arg) {
     (void)self;
     Py_buffer v;
     if (PyObject_GetBuffer(arg, &v, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (v.len % (Py_ssize_t)sizeof(double)) {
+        PyBuffer_Release(&v);
+        PyErr_SetString(PyExc_ValueError, "not an array of doubles");
+        return NULL;
+    }
     Py_ssize_t n = v.len / (Py_ssize_t)sizeof(double);
     double *work = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(double));
-    double out = work ? median(v.buf, n, work) : 0.0;
+    if (!work) {
+        PyBuffer_Release(&v);
+        return PyErr_NoMemory();
+    }
+    double out = median(v.buf, n, work);
     PyMem_Free(work);
     PyBuffer_Release(&v);
-    return work ? PyFloat_FromDouble(out) : PyErr_NoMemory();
+    return PyFloat_FromDouble(out);
 }
 
 static PyObject *py_row_sum(PyObject *self, PyObject *arg) {
     (void)self;
     Py_buffer v;
     if (PyObject_GetBuffer(arg, &v, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (v.len % (Py_ssize_t)sizeof(double)) {
+        PyBuffer_Release(&v);
+        PyErr_SetString(PyExc_ValueError, "not an array of doubles");
+        return NULL;
+    }
     double out = row_sum(v.buf, v.len / (Py_ssize_t)sizeof(double));
     PyBuffer_Release(&v);
     return PyFloat_FromDouble(out);

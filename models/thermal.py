@@ -251,6 +251,8 @@ class ThermalState(_StateArrays):
         n = len(r)
         if n == 0:
             return r
+        if len(set(f.vehicle_ids)) != n:
+            raise ValueError("a frame holds one sample per pack")
         ts = f.ts_s
         new = ~self.seen[r]
         dt = np.where(new, 0.0, np.clip(ts - self.last_ts[r], 0.0, None))

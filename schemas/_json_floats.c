@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the eight-digit reads assume a little-endian machine"
+#endif
+
 #define Q_MIN (-60)
 #define Q_MAX 60
 
@@ -97,7 +101,7 @@ static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py
         }
         if (i >= n) return -1;
         uint64_t w = 0;
-        int digits = 0, q = 0;
+        int digits = 0, q = 0, integer = 1; /* integer: no fraction, no exponent */
         if (s[i] == '0') {
             i++;
         } else if (is_digit(s[i])) {
@@ -111,6 +115,7 @@ static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py
             return -1;
         }
         if (i < n && s[i] == '.') {
+            integer = 0;
             i++;
             Py_ssize_t first = i;
             /* Past the leading zeros, eight digits at a time while they fit in w. */
@@ -133,10 +138,12 @@ static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py
                 }
                 q--;
                 i++;
+                if (q < -400) return -1; /* only zeros so far: far below any exponent taken */
             }
             if (i == first) return -1;
         }
         if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+            integer = 0;
             i++;
             int eneg = 0;
             if (i < n && (s[i] == '+' || s[i] == '-')) {
@@ -155,7 +162,8 @@ static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py
         }
         if (count >= room) return -1;
         if (w == 0) {
-            out[count] = negative ? -0.0 : 0.0;
+            /* msgspec reads the integer -0 as the int 0, so +0.0; -0.0 and -0e0 as -0.0 */
+            out[count] = negative && !integer ? -0.0 : 0.0;
         } else if (w <= (UINT64_C(1) << 53) && q >= -22 && q <= 22) {
             double x = (double)w;
             x = q >= 0 ? x * P10[q] : x / P10[-q];

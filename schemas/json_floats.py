@@ -74,3 +74,16 @@ def parse_arrays(
     offsets = np.empty(len(texts), dtype=np.int64)
     _parse(joined, bounds, _P5, values, counts, offsets)
     return values, counts, offsets
+
+
+def keys_once(data: Buffer, keys: Sequence[bytes]) -> bool:
+    """True when each of ``keys`` (quoted JSON keys, e.g. ``b'"cell_temps"'``) occurs
+    once in ``data`` and no key can be written with an escape (no ``\\u`` at all).
+
+    A consumer that leaves a field as ``msgspec.Raw`` gets the last copy of a
+    repeated key, unchecked, where the contract's decoder type-checks every
+    copy; it uses its fast path only for payloads where this holds (the exact
+    decoder takes the others, so they get the contract's verdict).
+    """
+    text = bytes(data) if not isinstance(data, bytes) else data
+    return b"\\u" not in text and all(text.count(k) == 1 for k in keys)

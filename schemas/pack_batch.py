@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from schemas.errors import SampleRejected
-from schemas.json_floats import parse_arrays
+from schemas.json_floats import keys_once, parse_arrays
 from schemas.limits import (
     DEFAULT_MAX_FUTURE,
     DEFAULT_MAX_PAST,
@@ -65,6 +65,8 @@ ARRAY_FIELDS = ("cell_voltages", "cell_temps")
 INT_LIST_FIELDS = ("fault_codes",)
 
 
+#: The arrays' keys as they appear in a payload (see schemas.json_floats.keys_once).
+ARRAY_KEYS = tuple(f'"{name}"'.encode() for name in ARRAY_FIELDS)
 #: PackSample with its two arrays left as JSON text for :mod:`schemas.json_floats`.
 _wire_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
     wire_struct("PackSampleWire", raw=ARRAY_FIELDS)
@@ -269,10 +271,14 @@ def _decode_into(
             uncertified.append(i)
             continue
         try:
-            wires.append(decode(data))
+            w = decode(data)
         except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
             uncertified.append(i)
             continue
+        if not keys_once(data, ARRAY_KEYS):  # a repeated array: the exact decoder checks each
+            uncertified.append(i)
+            continue
+        wires.append(w)
         where.append(i)
     parsed = {name: parse_arrays([getattr(w, name) for w in wires]) for name in ARRAY_FIELDS}
     cells = parsed["cell_voltages"][1].tolist()

@@ -21,8 +21,9 @@ from typing import Any
 
 import msgspec
 
-from schemas.json_floats import parse_arrays
+from schemas.json_floats import keys_once, parse_arrays
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
+from schemas.pack_batch import ARRAY_FIELDS, ARRAY_KEYS
 from schemas.pack_sample import wire_struct
 from schemas.packing import double_packer
 
@@ -40,9 +41,6 @@ READ_FIELDS = (
     "ambient_c",
     "insulation_kohm",
 )
-
-
-ARRAY_FIELDS = ("cell_voltages", "cell_temps")
 
 
 #: Arrays left as text for the C parser (schemas/json_floats.py) ...
@@ -121,13 +119,14 @@ def decode_scoring_samples(payloads: Sequence[Buffer]) -> tuple[list[ScoringSamp
         out: list[ScoringSample] = []
         for k, (w, data) in enumerate(wires):
             nc, nt = int(cv_n[k]), int(ct_n[k])
-            if nc >= 0 and nt >= 0:
+            # A repeated array key: msgspec type-checks every copy, as the contract does.
+            if nc >= 0 and nt >= 0 and keys_once(data, ARRAY_KEYS):
                 a, b = int(cv_at[k]), int(ct_at[k])
                 out.append(
                     ScoringSample(w, cv[a : a + nc].tobytes(), nc, ct[b : b + nt].tobytes(), nt)
                 )
                 continue
-            try:  # an array the parser declines: msgspec decides, number by number
+            try:  # an array the parser declines (or repeated): msgspec decides, number by number
                 full = _decoder.decode(data)
             except (msgspec.DecodeError, UnicodeDecodeError):
                 failed += 1

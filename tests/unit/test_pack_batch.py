@@ -64,11 +64,13 @@ def _render(values: list[float], style: str) -> str:
             return "[01.5," + ",".join(repr(v) for v in values[1:]) + "]"
         case "huge":
             return "[1e400," + ",".join(repr(v) for v in values[1:]) + "]"
+        case "integer_negative_zero":  # the int 0 for msgspec: +0.0
+            return "[-0," + ",".join(repr(v) for v in values[1:]) + "]"
     raise AssertionError(style)
 
 
 ARRAY_STYLES = ["spaces", "exponent", "ints", "long", "negative_zero", "null", "string", "nested",
-                "leading_zero", "huge"]  # fmt: skip
+                "leading_zero", "huge", "integer_negative_zero"]  # fmt: skip
 
 
 def _restyled(sample: PackSample, field: str, style: str) -> bytes:
@@ -78,9 +80,22 @@ def _restyled(sample: PackSample, field: str, style: str) -> bytes:
     return (text[:-1] + f', "{field}": {_render(values, style)}}}').encode()
 
 
+def _repeated(sample: PackSample, field: str, first: str) -> bytes:
+    """The array twice: ``first`` (raw JSON), then the sample's own; the last copy wins
+    in msgspec, and the contract's decoder type-checks both."""
+    fields = msgspec.to_builtins(sample)
+    return (f'{{"{field}": {first}, ' + json.dumps(fields)[1:]).encode()
+
+
+REPEATS = ['"oops"', "null", "[1e400]", '[1, "x"]', "[3.3]", "[\u0031]"]
+
+
 @st.composite
 def payloads(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["sample", "sample", "sample", "garbage", "restyled"]))
+    kind = draw(st.sampled_from(["sample", "sample", "sample", "garbage", "restyled", "repeated"]))
+    if kind == "repeated":
+        field = draw(st.sampled_from(["cell_voltages", "cell_temps"]))
+        return _repeated(example_pack_sample(), field, draw(st.sampled_from(REPEATS)))
     if kind == "restyled":
         field = draw(st.sampled_from(["cell_voltages", "cell_temps"]))
         return _restyled(example_pack_sample(), field, draw(st.sampled_from(ARRAY_STYLES)))
@@ -128,6 +143,7 @@ def _edited(**changes: Any) -> bytes:
 @example([_edited(cell_temp_mean_c=80.0), _edited(ts=NOW + timedelta(minutes=5))])
 @example([_edited(ts=NOW - timedelta(days=30)), _edited(cell_voltage_min_v=4.0)])
 @example([_restyled(example_pack_sample(), "cell_temps", style) for style in ARRAY_STYLES])
+@example([_repeated(example_pack_sample(), "cell_voltages", first) for first in REPEATS])
 def test_each_payload_gets_the_verdict_it_gets_alone(batch: list[bytes]) -> None:
     verdict = decode_and_validate_batch(batch, design=DESIGNS.get, now=NOW)
     accepted = {int(p) for g in verdict.accepted for p in g.positions}

@@ -67,6 +67,27 @@ def test_arrays_the_fast_parser_declines_are_read_by_msgspec() -> None:
     assert failed == 0 and len(samples) == 3 and samples[1].cells == got.cells
 
 
+def test_a_repeated_array_is_checked_copy_by_copy_as_the_contract_does() -> None:
+    later = msgspec.json.encode(GOOD_JSON)[1:]
+    bad_first = b'{"cell_temps": "oops", ' + later
+    with pytest.raises(MessageDecodeError):
+        decode_pack_sample(bad_first)
+    samples, failed = decode_scoring_samples([bad_first])
+    assert (samples, failed) == ([], 1)
+    good_first = b'{"cell_temps": [-0], ' + later  # both copies numbers: the last one counts
+    (got,), failed = decode_scoring_samples([good_first])
+    want = decode_pack_sample(good_first)
+    assert failed == 0 and got.temps == struct.pack(f"={len(want.cell_temps)}d", *want.cell_temps)
+
+
+def test_the_integer_minus_zero_is_plus_zero_as_in_the_contract() -> None:
+    text = _with(cell_temps=[0.0] * len(GOOD.cell_temps)).replace(b"[0.0,", b"[-0,", 1)
+    (got,), failed = decode_scoring_samples([text])
+    want = decode_pack_sample(text)
+    assert failed == 0 and want.cell_temps[0] == 0.0
+    assert got.temps == struct.pack(f"={len(want.cell_temps)}d", *want.cell_temps)
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -10,6 +10,7 @@ readings, packs out of row order. A change to the update changes both.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -295,8 +296,8 @@ def _frames(design: PackDesign, seed: int, steps: int) -> list[Frame]:
     return frames
 
 
-def _bits(x: np.ndarray) -> bytes:
-    return np.ascontiguousarray(x).tobytes()
+def _bits(x: np.ndarray | np.float64 | float) -> bytes:
+    return np.ascontiguousarray(x, dtype=np.float64).tobytes()
 
 
 @pytest.mark.parametrize("design", [NMC_R3, LFP_CALB_R1], ids=lambda d: d.design_id)
@@ -323,13 +324,35 @@ def test_kernels_give_numpys_numbers_bit_for_bit(design: PackDesign, with_model:
 
 def test_compiled_median_and_row_sum_are_numpys() -> None:
     rng = np.random.default_rng(3)
-    for n in (1, 2, 3, 7, 8, 9, 44, 48, 176, 192, 203):
+    for n in (0, 1, 2, 3, 7, 8, 9, 44, 48, 128, 129, 176, 192, 203, 1000):
         for quantum in (1e-3, 0.5, 0.0):
             x = rng.normal(3.3, 0.01, n)
             if quantum:
                 x = np.round(x / quantum) * quantum  # many equal values
-            assert kernel.median(x) == np.median(x)
-            if n <= 128:
-                assert kernel.row_sum(x) == np.add.reduce(x[None, :], axis=1)[0]
-        x[n // 2] = np.nan
-        assert np.isnan(kernel.median(x))
+            if n:
+                assert _bits(kernel.median(x)) == _bits(row_median(x[None, :])[0, 0])
+            assert _bits(kernel.row_sum(x)) == _bits(np.add.reduce(x))
+        zeros = np.full(n, -0.0)  # signed zeros: numpy's reductions start from +0.0
+        assert _bits(np.float64(kernel.row_sum(zeros))) == _bits(np.add.reduce(zeros))
+        if n:
+            assert _bits(np.float64(kernel.median(zeros))) == _bits(
+                row_median(zeros[None, :])[0, 0]
+            )
+            x[n // 2] = np.nan
+            assert np.isnan(kernel.median(x))
+    assert np.isnan(kernel.median(np.empty(0)))
+
+
+def test_a_pack_with_fewer_than_three_sensors_is_refused_not_read_past() -> None:
+    design = dataclasses.replace(NMC_R3, temp_sensors=2)
+    frame = _frames(NMC_R3, seed=1, steps=1)[0]
+    frame.temps = frame.temps[:, :2].copy()
+    with pytest.raises(ValueError, match="at least 3 temperature sensors"):
+        ThermalState(design, None).update(frame)
+
+
+def test_a_frame_with_one_pack_twice_is_refused() -> None:
+    frame = _frames(NMC_R3, seed=2, steps=1)[0]
+    frame.vehicle_ids = [frame.vehicle_ids[0]] * frame.n
+    with pytest.raises(ValueError, match="one sample per pack"):
+        ThermalState(NMC_R3, None).update(frame)
