@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from schemas._json_floats import keys_once as _keys_once
 from schemas._json_floats import parse as _parse
 from schemas.messages import Buffer
 
@@ -78,12 +79,12 @@ def parse_arrays(
 
 def keys_once(data: Buffer, keys: Sequence[bytes]) -> bool:
     """True when each of ``keys`` (quoted JSON keys, e.g. ``b'"cell_temps"'``) occurs
-    once in ``data`` and no key can be written with an escape (no ``\\u`` at all).
+    once in ``data`` and ``data`` holds no backslash (so no key is written with an escape).
 
     A consumer that leaves a field as ``msgspec.Raw`` gets the last copy of a
     repeated key, unchecked, where the contract's decoder type-checks every
     copy; it uses its fast path only for payloads where this holds (the exact
-    decoder takes the others, so they get the contract's verdict).
+    decoder takes the others, so they get the contract's verdict). In C: the
+    same scans in Python's bytes methods cost ~7 µs a payload.
     """
-    text = bytes(data) if not isinstance(data, bytes) else data
-    return b"\\u" not in text and all(text.count(k) == 1 for k in keys)
+    return _keys_once(data, *keys)
