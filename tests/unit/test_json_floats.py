@@ -129,4 +129,5 @@ def test_keys_once() -> None:
     assert not keys_once(b'{"cell_temps": [1], "cell_temps": [1], "cell_voltages": [2]}', keys)
     assert not keys_once(b'{"cell_temps": [1]}', keys)  # missing: the exact decoder says so
     assert not keys_once(b'{"cell_temps": [1], "cell_voltages": [2], "id": "a\\nb"}', keys)
-    assert not keys_once(b'{"cell_\\u0074emps": [1], "cell_temps": [1], "cell_voltages": [2]}', keys)
+    escaped = b'{"cell_\\u0074emps": [1], "cell_temps": [1], "cell_voltages": [2]}'
+    assert not keys_once(escaped, keys)
