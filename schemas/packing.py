@@ -2,8 +2,10 @@
 
 ``np.array`` inspects every element of a list of lists on its way in;
 ``struct`` packs a row of Python floats straight into doubles (the same
-conversion, the same bits) at about twice the speed. Decoders of thousands of
-samples a second use these for the cell arrays.
+conversion, the same bits) at about twice the speed. The hot decoders parse
+their cell arrays from JSON text straight into doubles (:mod:`schemas.json_floats`);
+these serve the samples that take the contract's own decoder instead, and
+scoring's frames (:func:`packed_rows`).
 """
 
 from __future__ import annotations
