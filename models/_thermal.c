@@ -171,6 +171,13 @@ static void *get(Buffers *b, PyObject *args, int i, Py_ssize_t itemsize, int wri
         goto fail;                                                              \
     }
 
+/* The neighbours' median takes two sensors on each side, mirrored at the ends. */
+static int check_sensors(Py_ssize_t s) {
+    if (s >= 3) return 1;
+    PyErr_SetString(PyExc_ValueError, "a pack needs at least 3 temperature sensors");
+    return 0;
+}
+
 static int check_rows(const int64_t *rows, Py_ssize_t n, Py_ssize_t cap) {
     for (Py_ssize_t k = 0; k < n; k++)
         if (rows[k] < 0 || rows[k] >= cap) {
@@ -201,10 +208,7 @@ static PyObject *advance_sensors(PyObject *self, PyObject *args) {
     ARRAY(current, double, 3, 0, n);
     ARRAY(position, double, 10, 0, -1);
     Py_ssize_t s = position_n;
-    if (s < 3) { /* the neighbours' median takes two on each side, mirrored */
-        PyErr_SetString(PyExc_ValueError, "a pack needs at least 3 temperature sensors");
-        goto fail;
-    }
+    if (!check_sensors(s)) goto fail;
     ARRAY(temps, double, 4, 0, n * s);
     ARRAY(inlet, double, 5, 0, n);
     ARRAY(outlet, double, 6, 0, n);
@@ -349,10 +353,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     ARRAY(ins_peak, double, 34, 1, cap);
     ARRAY(last_ts, double, 35, 1, cap);
     ARRAY(seen, uint8_t, 36, 1, cap);
-    if (n && s < 3) {
-        PyErr_SetString(PyExc_ValueError, "a pack needs at least 3 temperature sensors");
-        goto fail;
-    }
+    if (n && !check_sensors(s)) goto fail;
     if (n && (cell_v_n != n * c || temps_n != n * s)) {
         PyErr_SetString(PyExc_ValueError, "cell or temperature rows of unequal length");
         goto fail;
@@ -464,38 +465,37 @@ fail:
     return NULL;
 }
 
-/* Test hooks: the median and the row sum above, of one row. */
+/* Test hooks: the median and the row sum above, of one row of doubles. */
+static int get_row(PyObject *arg, Py_buffer *v, Py_ssize_t *n) {
+    if (PyObject_GetBuffer(arg, v, PyBUF_C_CONTIGUOUS) < 0) return 0;
+    if (v->len % (Py_ssize_t)sizeof(double)) {
+        PyBuffer_Release(v);
+        PyErr_SetString(PyExc_ValueError, "not an array of doubles");
+        return 0;
+    }
+    *n = v->len / (Py_ssize_t)sizeof(double);
+    return 1;
+}
+
 static PyObject *py_median(PyObject *self, PyObject *arg) {
     (void)self;
     Py_buffer v;
-    if (PyObject_GetBuffer(arg, &v, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (v.len % (Py_ssize_t)sizeof(double)) {
-        PyBuffer_Release(&v);
-        PyErr_SetString(PyExc_ValueError, "not an array of doubles");
-        return NULL;
-    }
-    Py_ssize_t n = v.len / (Py_ssize_t)sizeof(double);
+    Py_ssize_t n;
+    if (!get_row(arg, &v, &n)) return NULL;
     double *work = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(double));
-    if (!work) {
-        PyBuffer_Release(&v);
-        return PyErr_NoMemory();
-    }
-    double out = median(v.buf, n, work);
+    double out = work ? median(v.buf, n, work) : 0.0;
+    int ok = work != NULL;
     PyMem_Free(work);
     PyBuffer_Release(&v);
-    return PyFloat_FromDouble(out);
+    return ok ? PyFloat_FromDouble(out) : PyErr_NoMemory();
 }
 
 static PyObject *py_row_sum(PyObject *self, PyObject *arg) {
     (void)self;
     Py_buffer v;
-    if (PyObject_GetBuffer(arg, &v, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (v.len % (Py_ssize_t)sizeof(double)) {
-        PyBuffer_Release(&v);
-        PyErr_SetString(PyExc_ValueError, "not an array of doubles");
-        return NULL;
-    }
-    double out = row_sum(v.buf, v.len / (Py_ssize_t)sizeof(double));
+    Py_ssize_t n;
+    if (!get_row(arg, &v, &n)) return NULL;
+    double out = row_sum(v.buf, n);
     PyBuffer_Release(&v);
     return PyFloat_FromDouble(out);
 }

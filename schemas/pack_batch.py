@@ -66,7 +66,7 @@ INT_LIST_FIELDS = ("fault_codes",)
 
 
 #: The arrays' keys as they appear in a payload (see schemas.json_floats.keys_once).
-ARRAY_KEYS = tuple(f'"{name}"'.encode() for name in ARRAY_FIELDS)
+_ARRAY_KEYS = tuple(f'"{name}"'.encode() for name in ARRAY_FIELDS)
 #: PackSample with its two arrays left as JSON text for :mod:`schemas.json_floats`.
 _wire_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
     wire_struct("PackSampleWire", raw=ARRAY_FIELDS)
@@ -275,17 +275,15 @@ def _decode_into(
         except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
             uncertified.append(i)
             continue
-        if not keys_once(data, ARRAY_KEYS):  # a repeated array: the exact decoder checks each
-            uncertified.append(i)
-            continue
         wires.append(w)
         where.append(i)
-    parsed = {name: parse_arrays([getattr(w, name) for w in wires]) for name in ARRAY_FIELDS}
+    parsed = parse_raw_arrays(wires, [payloads[i] for i in where])
     cells = parsed["cell_voltages"][1].tolist()
     sensors = parsed["cell_temps"][1].tolist()
     for k, (w, i) in enumerate(zip(wires, where, strict=True)):
         d = design(w.vehicle_id)
-        # A declined array (count -1) fails the shape rule: the exact decoder decides.
+        # An array the fast path cannot use (count -1) fails the shape rule: the
+        # exact decoder decides.
         if d is None or not _row_ok(w, cells[k], sensors[k], d, earliest, latest):
             uncertified.append(i)
             continue
@@ -296,6 +294,26 @@ def _decode_into(
         group.positions.append(i)
         group.slots.append(k)
     return {name: (values, offsets) for name, (values, _counts, offsets) in parsed.items()}
+
+
+def parse_raw_arrays(
+    wires: Sequence[Any], payloads: Sequence[Buffer]
+) -> dict[str, tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]]:
+    """The arrays of decoded wire structs (``ARRAY_FIELDS`` as ``msgspec.Raw``, from
+    ``payloads`` in the same order), each field parsed in one batch by
+    :func:`schemas.json_floats.parse_arrays`: (values, counts, offsets) per field.
+
+    A count is -1 where the fast path cannot be used and the payload needs the
+    contract's own decoder: the parser declined the array, or the payload
+    repeats an array key (msgspec keeps the last copy of a Raw field unchecked,
+    where the contract's decoder type-checks every copy).
+    """
+    parsed = {name: parse_arrays([getattr(w, name) for w in wires]) for name in ARRAY_FIELDS}
+    repeated = [k for k, data in enumerate(payloads) if not keys_once(data, _ARRAY_KEYS)]
+    if repeated:
+        for _values, counts, _offsets in parsed.values():
+            counts[repeated] = -1
+    return parsed
 
 
 def _rows(

@@ -21,9 +21,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.json_floats import keys_once, parse_arrays
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
-from schemas.pack_batch import ARRAY_FIELDS, ARRAY_KEYS
+from schemas.pack_batch import ARRAY_FIELDS, parse_raw_arrays
 from schemas.pack_sample import wire_struct
 from schemas.packing import double_packer
 
@@ -114,19 +113,19 @@ def decode_scoring_samples(payloads: Sequence[Buffer]) -> tuple[list[ScoringSamp
                 failed += 1
                 continue
             wires.append((w, data))
-        cv, cv_n, cv_at = parse_arrays([w.cell_voltages for w, _ in wires])
-        ct, ct_n, ct_at = parse_arrays([w.cell_temps for w, _ in wires])
+        parsed = parse_raw_arrays([w for w, _ in wires], [data for _, data in wires])
+        cv, cv_n, cv_at = parsed["cell_voltages"]
+        ct, ct_n, ct_at = parsed["cell_temps"]
         out: list[ScoringSample] = []
         for k, (w, data) in enumerate(wires):
             nc, nt = int(cv_n[k]), int(ct_n[k])
-            # A repeated array key: msgspec type-checks every copy, as the contract does.
-            if nc >= 0 and nt >= 0 and keys_once(data, ARRAY_KEYS):
+            if nc >= 0 and nt >= 0:
                 a, b = int(cv_at[k]), int(ct_at[k])
                 out.append(
                     ScoringSample(w, cv[a : a + nc].tobytes(), nc, ct[b : b + nt].tobytes(), nt)
                 )
                 continue
-            try:  # an array the parser declines (or repeated): msgspec decides, number by number
+            try:  # arrays the fast path cannot use: msgspec decides, number by number
                 full = _decoder.decode(data)
             except (msgspec.DecodeError, UnicodeDecodeError):
                 failed += 1

@@ -41,6 +41,18 @@ def _identity_changes() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+#: Arrays whose first number is written otherwise, as other (or broken) JSON writers do.
+_FIRST = {
+    "negative_zero": "-0.0",
+    "null": "null",
+    "string": '"1.0"',
+    "nested": "[1.0]",
+    "leading_zero": "01.5",
+    "huge": "1e400",
+    "integer_negative_zero": "-0",  # the int 0 for msgspec: +0.0
+}
+
+
 def _render(values: list[float], style: str) -> str:
     """An array of numbers written as other JSON writers (or broken ones) write it."""
     match style:
@@ -52,25 +64,10 @@ def _render(values: list[float], style: str) -> str:
             return "[" + ",".join(str(round(v)) for v in values) + "]"
         case "long":  # more significant digits than a double holds
             return "[" + ",".join(f"{v:.25f}" for v in values) + "]"
-        case "negative_zero":
-            return "[-0.0," + ",".join(repr(v) for v in values[1:]) + "]"
-        case "null":
-            return "[null," + ",".join(repr(v) for v in values[1:]) + "]"
-        case "string":
-            return '["1.0",' + ",".join(repr(v) for v in values[1:]) + "]"
-        case "nested":
-            return "[[1.0]," + ",".join(repr(v) for v in values[1:]) + "]"
-        case "leading_zero":
-            return "[01.5," + ",".join(repr(v) for v in values[1:]) + "]"
-        case "huge":
-            return "[1e400," + ",".join(repr(v) for v in values[1:]) + "]"
-        case "integer_negative_zero":  # the int 0 for msgspec: +0.0
-            return "[-0," + ",".join(repr(v) for v in values[1:]) + "]"
-    raise AssertionError(style)
+    return "[" + ",".join([_FIRST[style], *(repr(v) for v in values[1:])]) + "]"
 
 
-ARRAY_STYLES = ["spaces", "exponent", "ints", "long", "negative_zero", "null", "string", "nested",
-                "leading_zero", "huge", "integer_negative_zero"]  # fmt: skip
+ARRAY_STYLES = ["spaces", "exponent", "ints", "long", *_FIRST]
 
 
 def _restyled(sample: PackSample, field: str, style: str) -> bytes:
@@ -87,7 +84,7 @@ def _repeated(sample: PackSample, field: str, first: str) -> bytes:
     return (f'{{"{field}": {first}, ' + json.dumps(fields)[1:]).encode()
 
 
-REPEATS = ['"oops"', "null", "[1e400]", '[1, "x"]', "[3.3]", "[\u0031]"]
+REPEATS = ['"oops"', "null", "[1e400]", '[1, "x"]', "[3.3]", "[1]"]
 
 
 @st.composite
