@@ -13,6 +13,7 @@ import base64
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,11 +130,23 @@ def _classpath(cfg: KafkaConfig) -> str:
     return str(cfg.libs / "*")
 
 
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A cluster id as Kafka's own ``Uuid.randomUuid`` makes them.
+
+    Base64url of 16 random bytes, drawn again when the text starts with "-":
+    the storage tool would read such an id (1 in 64) as an option and refuse it.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _format_storage(cfg: KafkaConfig, props: Path) -> None:
     meta = cfg.home / "data" / "meta.properties"
     if meta.exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     result = subprocess.run(  # noqa: S603
         [
             _java(),
