@@ -76,6 +76,21 @@ class Agg:
             ]
         return [(self.name, self.raw_final())]
 
+    def state_of_states(self) -> list[tuple[str, str]]:
+        """(state column, aggregate over state rows): the partials of a wider bucket
+        from those of the narrower ones inside it (hours from a batch's minutes)."""
+        out = []
+        for col, _ in self.state_columns():
+            if self.kind in ("min", "max"):
+                out.append((col, f"{self.kind}({col})"))
+            elif col == "n" or col.endswith("_cnt"):
+                out.append((col, f"sum({col})::bigint"))
+            else:  # a sum: NULL when every part is NULL, as over raw rows
+                out.append(
+                    (col, f"coalesce(sum({col}), 0)" if self.kind == "sum" else f"sum({col})")
+                )
+        return out
+
     def merge(self, table: str) -> list[str]:
         """SET clauses merging EXCLUDED (new rows' partials) into the stored partials."""
         out = []
@@ -215,9 +230,21 @@ def plain_drop_ddl() -> list[str]:
     return out
 
 
-def _state_upsert(rollup: str, source: str, mode: Literal["merge", "replace"]) -> str:
-    cols = [c for c, _ in STATE_COLUMNS]
-    exprs = ", ".join(e for _, e in STATE_COLUMNS)
+def _state_upsert(
+    rollup: str,
+    source: str,
+    mode: Literal["merge", "replace"],
+    *,
+    time_col: str = "ts",
+    states: tuple[tuple[str, str], ...] = STATE_COLUMNS,
+    group: bool = True,
+) -> str:
+    """Upsert the ``rollup`` state of ``source``'s rows, grouped by vehicle and bucket
+    of ``time_col``; ``states`` are (state column, aggregate over ``source``).
+    ``group=False``: ``source`` has one row per vehicle and bucket already, and
+    ``states`` are plain columns of it."""
+    cols = [c for c, _ in states]
+    exprs = ", ".join(e for _, e in states)
     width = WIDTHS[rollup]
     table = state_table(rollup)
     if mode == "merge":
@@ -226,9 +253,34 @@ def _state_upsert(rollup: str, source: str, mode: Literal["merge", "replace"]) -
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
     # ORDER BY: concurrent writers lock state rows in one order, so they cannot deadlock.
     return f"""INSERT INTO {table} (vehicle_id, bucket, {", ".join(cols)})
-SELECT vehicle_id, {_bucket(width)} AS bucket, {exprs}
-FROM {source} GROUP BY 1, 2 ORDER BY 1, 2
+SELECT vehicle_id, {_bucket(width, time_col)} AS bucket, {exprs}
+FROM {source}{" GROUP BY 1, 2" if group else ""} ORDER BY 1, 2
 ON CONFLICT (vehicle_id, bucket) DO UPDATE SET {sets}"""
+
+
+#: Hour partials from minute partials (see Agg.state_of_states).
+_STATES_OF_STATES = tuple(pair for a in AGGREGATES for pair in a.state_of_states())
+
+
+def _merge_both(source: str) -> str:
+    """CTEs ``m`` and ``h`` merging ``source``'s rows into both rollups' state.
+
+    The raw rows are aggregated once, into minutes (``d``); the minutes merge
+    those partials, the hours the partials of their minutes. Exact for counts,
+    minima and maxima, and for sums up to the order of the additions.
+    """
+    partials = ", ".join(f"{e} AS {c}" for c, e in STATE_COLUMNS)
+    minutes = tuple((c, c) for c, _ in STATE_COLUMNS)
+    return f"""d AS MATERIALIZED (
+    SELECT vehicle_id, {_bucket(WIDTHS[MINUTE])} AS bucket, {partials}
+    FROM {source} GROUP BY 1, 2
+), m AS (
+    {_state_upsert(MINUTE, "d", "merge", time_col="bucket", states=minutes, group=False)}
+    RETURNING 1
+), h AS (
+    {_state_upsert(HOUR, "d", "merge", time_col="bucket", states=_STATES_OF_STATES)}
+    RETURNING 1
+)"""
 
 
 #: One ingest batch on plain PostgreSQL: move the staged rows into pack_samples
@@ -238,13 +290,7 @@ INGEST_SQL = f"""WITH ins AS (
     INSERT INTO pack_samples SELECT * FROM pack_samples_stage
     ON CONFLICT (vehicle_id, ts) DO NOTHING
     RETURNING {", ".join(SOURCE_COLUMNS)}
-), m AS (
-    {_state_upsert(MINUTE, "ins", "merge")}
-    RETURNING 1
-), h AS (
-    {_state_upsert(HOUR, "ins", "merge")}
-    RETURNING 1
-)
+), {_merge_both("ins")}
 SELECT (SELECT count(*) FROM ins) AS inserted,
        (SELECT count(*) FROM m) AS minutes,
        (SELECT count(*) FROM h) AS hours"""
@@ -289,11 +335,5 @@ STAGE_NARROW_DDL = (
 #: The fast path of a batch with no duplicates: its rows were COPied straight
 #: into pack_samples and their rollup columns into the narrow staging table;
 #: this merges them into both rollups (the table empties at commit).
-MERGE_NARROW_SQL = f"""WITH m AS (
-    {_state_upsert(MINUTE, "pack_samples_stage_narrow", "merge")}
-    RETURNING 1
-), h AS (
-    {_state_upsert(HOUR, "pack_samples_stage_narrow", "merge")}
-    RETURNING 1
-)
+MERGE_NARROW_SQL = f"""WITH {_merge_both("pack_samples_stage_narrow")}
 SELECT (SELECT count(*) FROM m) AS minutes, (SELECT count(*) FROM h) AS hours"""

@@ -12,10 +12,13 @@ import pytest
 from schemas.db import migrate
 from schemas.db.rollups import (
     INGEST_SQL,
+    MERGE_NARROW_SQL,
     PUBLIC,
     REFRESH_HOURS_SQL,
     REFRESH_MINUTES_SQL,
+    SOURCE_COLUMNS,
     STAGE_DDL,
+    STAGE_NARROW_DDL,
 )
 from services.core import dbadmin
 
@@ -30,6 +33,18 @@ async def test_migrations_run_up_down_and_up_again(database: str) -> None:
     assert set(await dbadmin.relations(database)) == {"alembic_version"}
     await asyncio.to_thread(migrate.upgrade, database)
     assert dbadmin.expected_relations() <= set(await dbadmin.relations(database))
+    conn = await asyncpg.connect(database)
+    try:
+        options = await conn.fetch(
+            "SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'pack_samples_1%_state'"
+        )
+    finally:
+        await conn.close()
+    # Room on each page for the updated versions of the rows (migration 0004).
+    assert {r["relname"]: r["reloptions"] for r in options} == {
+        "pack_samples_1m_state": ["fillfactor=50"],
+        "pack_samples_1h_state": ["fillfactor=50"],
+    }
 
 
 async def test_seed_is_idempotent_and_writes_both_designs(database: str) -> None:
@@ -148,5 +163,40 @@ async def test_ingest_merge_keeps_rollups_exact_under_replays_and_disorder(datab
         assert inserted == len(rows)
         assert await conn.fetchval("SELECT count(*) FROM pack_samples") == len(rows)
         await _assert_rollups_match_raw(conn)
+    finally:
+        await conn.close()
+
+
+async def test_fast_path_merge_keeps_rollups_exact_under_disorder(database: str) -> None:
+    """Batches without stored rows: rows go straight in, their rollup columns through
+    the narrow staging table and MERGE_NARROW_SQL (the writer's fast path)."""
+    await asyncio.to_thread(migrate.upgrade, database)
+    rng = random.Random(5)
+    start = datetime(2026, 3, 1, 9, 58, 30, tzinfo=UTC)
+    rows = [
+        _row(f"BUS-{b}", start + timedelta(seconds=s), rng) for b in range(3) for s in range(300)
+    ]
+    rows = [r[:11] + (None,) + r[12:] if i % 5 == 0 else r for i, r in enumerate(rows)]
+    rng.shuffle(rows)
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(STAGE_NARROW_DDL)
+        for i in range(0, len(rows), 200):
+            batch = rows[i : i + 200]
+            async with conn.transaction():
+                await conn.executemany(INSERT, batch)
+                await conn.execute(
+                    f"""INSERT INTO pack_samples_stage_narrow
+                    SELECT {", ".join(f"s.{c}" for c in SOURCE_COLUMNS)} FROM pack_samples AS s
+                    JOIN unnest($1::text[], $2::timestamptz[]) AS u(v, t)
+                      ON s.vehicle_id = u.v AND s.ts = u.t""",
+                    [r[0] for r in batch],
+                    [r[1] for r in batch],
+                )
+                merged = await conn.fetchrow(MERGE_NARROW_SQL)
+                assert merged["minutes"] > 0 and merged["hours"] > 0
+        assert await conn.fetchval("SELECT count(*) FROM pack_samples_stage_narrow") == 0
+        await _assert_rollups_match_raw(conn)
+        assert await conn.fetchval("SELECT sum(n) FROM pack_samples_1h") == len(rows)
     finally:
         await conn.close()
