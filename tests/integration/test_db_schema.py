@@ -136,18 +136,25 @@ async def test_refresh_recomputes_rollups_of_bulk_loaded_rows(database: str) -> 
         await conn.close()
 
 
+def _rows_across_an_hour(rng: random.Random, speed_missing_every: int) -> list[tuple[object, ...]]:
+    """Five minutes of three buses across an hour's end. Some speeds are missing, so
+    averages must count non-null values, not rows."""
+    start = datetime(2026, 3, 1, 9, 58, 30, tzinfo=UTC)
+    rows = [
+        _row(f"BUS-{b}", start + timedelta(seconds=s), rng) for b in range(3) for s in range(300)
+    ]
+    return [
+        r[:11] + (None,) + r[12:] if i % speed_missing_every == 0 else r for i, r in enumerate(rows)
+    ]
+
+
 STAGE_INSERT = INSERT.replace("INSERT INTO pack_samples ", "INSERT INTO pack_samples_stage ")
 
 
 async def test_ingest_merge_keeps_rollups_exact_under_replays_and_disorder(database: str) -> None:
     await asyncio.to_thread(migrate.upgrade, database)
     rng = random.Random(11)
-    start = datetime(2026, 3, 1, 9, 58, 30, tzinfo=UTC)
-    rows = [
-        _row(f"BUS-{b}", start + timedelta(seconds=s), rng) for b in range(3) for s in range(300)
-    ]
-    # Some values missing, so averages must count non-null values, not rows.
-    rows = [r[:11] + (None,) + r[12:] if i % 7 == 0 else r for i, r in enumerate(rows)]
+    rows = _rows_across_an_hour(rng, speed_missing_every=7)
     shuffled = rows[:]
     rng.shuffle(shuffled)
     batches = [shuffled[i : i + 250] for i in range(0, len(shuffled), 250)]
@@ -172,11 +179,7 @@ async def test_fast_path_merge_keeps_rollups_exact_under_disorder(database: str)
     the narrow staging table and MERGE_NARROW_SQL (the writer's fast path)."""
     await asyncio.to_thread(migrate.upgrade, database)
     rng = random.Random(5)
-    start = datetime(2026, 3, 1, 9, 58, 30, tzinfo=UTC)
-    rows = [
-        _row(f"BUS-{b}", start + timedelta(seconds=s), rng) for b in range(3) for s in range(300)
-    ]
-    rows = [r[:11] + (None,) + r[12:] if i % 5 == 0 else r for i, r in enumerate(rows)]
+    rows = _rows_across_an_hour(rng, speed_missing_every=5)
     rng.shuffle(rows)
     conn = await asyncpg.connect(database)
     try:
