@@ -38,12 +38,21 @@ async def test_migrations_run_up_down_and_up_again(database: str) -> None:
         options = await conn.fetch(
             "SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'pack_samples_1%_state'"
         )
+        targets = await conn.fetch(
+            "SELECT attname, attstattarget FROM pg_attribute "
+            "WHERE attrelid = 'pack_samples'::regclass AND attname LIKE 'cell_%s'"
+        )
     finally:
         await conn.close()
-    # Room on each page for the updated versions of the rows (migration 0004).
+    # Migration 0004: room on each page for the updated versions of the rows; no
+    # element statistics gathered on the cell arrays.
     assert {r["relname"]: r["reloptions"] for r in options} == {
         "pack_samples_1m_state": ["fillfactor=50"],
         "pack_samples_1h_state": ["fillfactor=50"],
+    }
+    assert {r["attname"]: r["attstattarget"] for r in targets} == {
+        "cell_voltages": 0,
+        "cell_temps": 0,
     }
 
 
