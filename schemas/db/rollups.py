@@ -79,17 +79,14 @@ class Agg:
     def state_of_states(self) -> list[tuple[str, str]]:
         """(state column, aggregate over state rows): the partials of a wider bucket
         from those of the narrower ones inside it (hours from a batch's minutes)."""
-        out = []
-        for col, _ in self.state_columns():
-            if self.kind in ("min", "max"):
-                out.append((col, f"{self.kind}({col})"))
-            elif col == "n" or col.endswith("_cnt"):
-                out.append((col, f"sum({col})::bigint"))
-            else:  # a sum: NULL when every part is NULL, as over raw rows
-                out.append(
-                    (col, f"coalesce(sum({col}), 0)" if self.kind == "sum" else f"sum({col})")
-                )
-        return out
+        if self.kind == "count":
+            return [("n", "sum(n)::bigint")]
+        if self.kind == "avg":  # a sum stays NULL when every part is NULL, as over raw rows
+            total, count = (c for c, _ in self.state_columns())
+            return [(total, f"sum({total})"), (count, f"sum({count})::bigint")]
+        if self.kind == "sum":
+            return [(self.name, f"coalesce(sum({self.name}), 0)")]
+        return [(self.name, f"{self.kind}({self.name})")]
 
     def merge(self, table: str) -> list[str]:
         """SET clauses merging EXCLUDED (new rows' partials) into the stored partials."""
