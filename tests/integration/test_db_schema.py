@@ -21,6 +21,7 @@ from schemas.db.rollups import (
     STAGE_NARROW_DDL,
 )
 from services.core import dbadmin
+from tests.integration.db_support import array_statistics_targets, state_table_options
 
 pytestmark = pytest.mark.integration
 
@@ -33,27 +34,35 @@ async def test_migrations_run_up_down_and_up_again(database: str) -> None:
     assert set(await dbadmin.relations(database)) == {"alembic_version"}
     await asyncio.to_thread(migrate.upgrade, database)
     assert dbadmin.expected_relations() <= set(await dbadmin.relations(database))
+
+
+async def test_write_path_storage_settings_up_and_down(database: str) -> None:
+    """Migration 0004: room on each state-table page for the updated versions of its
+    rows; no element statistics gathered on the cell arrays. Its downgrade restores
+    the defaults."""
+    await asyncio.to_thread(migrate.upgrade, database)
     conn = await asyncpg.connect(database)
     try:
-        options = await conn.fetch(
-            "SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'pack_samples_1%_state'"
-        )
-        targets = await conn.fetch(
-            "SELECT attname, attstattarget FROM pg_attribute "
-            "WHERE attrelid = 'pack_samples'::regclass AND attname LIKE 'cell_%s'"
-        )
+        assert await state_table_options(conn) == {
+            "pack_samples_1m_state": ["fillfactor=50"],
+            "pack_samples_1h_state": ["fillfactor=50"],
+        }
+        assert await array_statistics_targets(conn, "pack_samples") == {
+            "cell_voltages": 0,
+            "cell_temps": 0,
+        }
+        await asyncio.to_thread(migrate.downgrade, database, "0003")
+        assert await state_table_options(conn) == {
+            "pack_samples_1m_state": None,
+            "pack_samples_1h_state": None,
+        }
+        assert await array_statistics_targets(conn, "pack_samples") == {
+            "cell_voltages": -1,
+            "cell_temps": -1,
+        }
     finally:
         await conn.close()
-    # Migration 0004: room on each page for the updated versions of the rows; no
-    # element statistics gathered on the cell arrays.
-    assert {r["relname"]: r["reloptions"] for r in options} == {
-        "pack_samples_1m_state": ["fillfactor=50"],
-        "pack_samples_1h_state": ["fillfactor=50"],
-    }
-    assert {r["attname"]: r["attstattarget"] for r in targets} == {
-        "cell_voltages": 0,
-        "cell_temps": 0,
-    }
+        await asyncio.to_thread(migrate.upgrade, database)
 
 
 async def test_seed_is_idempotent_and_writes_both_designs(database: str) -> None:
@@ -157,6 +166,12 @@ def _rows_across_an_hour(rng: random.Random, speed_missing_every: int) -> list[t
     ]
 
 
+def _ts(row: tuple[object, ...]) -> datetime:
+    ts = row[1]
+    assert isinstance(ts, datetime)
+    return ts
+
+
 STAGE_INSERT = INSERT.replace("INSERT INTO pack_samples ", "INSERT INTO pack_samples_stage ")
 
 
@@ -185,16 +200,27 @@ async def test_ingest_merge_keeps_rollups_exact_under_replays_and_disorder(datab
 
 async def test_fast_path_merge_keeps_rollups_exact_under_disorder(database: str) -> None:
     """Batches without stored rows: rows go straight in, their rollup columns through
-    the narrow staging table and MERGE_NARROW_SQL (the writer's fast path)."""
+    the narrow staging table and MERGE_NARROW_SQL (the writer's fast path).
+
+    Speeds are missing in every fifth row and in the whole minute 10:00, which comes
+    in two batches, the first and the last: hour 10's speed sum is first NULL and
+    then takes a value, then a NULL part merges into a value.
+    """
     await asyncio.to_thread(migrate.upgrade, database)
     rng = random.Random(5)
-    rows = _rows_across_an_hour(rng, speed_missing_every=5)
-    rng.shuffle(rows)
+    ten = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    rows = [
+        r[:11] + (None,) + r[12:] if ten <= _ts(r) < ten + timedelta(minutes=1) else r
+        for r in _rows_across_an_hour(rng, speed_missing_every=5)
+    ]
+    silent = [r for r in rows if ten <= _ts(r) < ten + timedelta(minutes=1)]
+    rest = [r for r in rows if r not in silent]
+    rng.shuffle(rest)
+    batches = [silent[:90], *(rest[i : i + 200] for i in range(0, len(rest), 200)), silent[90:]]
     conn = await asyncpg.connect(database)
     try:
         await conn.execute(STAGE_NARROW_DDL)
-        for i in range(0, len(rows), 200):
-            batch = rows[i : i + 200]
+        for batch in batches:
             async with conn.transaction():
                 await conn.executemany(INSERT, batch)
                 await conn.execute(
@@ -206,9 +232,18 @@ async def test_fast_path_merge_keeps_rollups_exact_under_disorder(database: str)
                     [r[1] for r in batch],
                 )
                 merged = await conn.fetchrow(MERGE_NARROW_SQL)
-                assert merged["minutes"] > 0 and merged["hours"] > 0
+            minutes = {(r[0], _ts(r).replace(second=0)) for r in batch}
+            hours = {(r[0], _ts(r).replace(minute=0, second=0)) for r in batch}
+            assert (merged["minutes"], merged["hours"]) == (len(minutes), len(hours))
         assert await conn.fetchval("SELECT count(*) FROM pack_samples_stage_narrow") == 0
         await _assert_rollups_match_raw(conn)
         assert await conn.fetchval("SELECT sum(n) FROM pack_samples_1h") == len(rows)
+        speeds = await conn.fetch(
+            "SELECT bucket, speed_kmh_avg FROM pack_samples_1m WHERE vehicle_id = 'BUS-0' "
+            "AND bucket IN ($1, $2) ORDER BY bucket",
+            ten,
+            ten + timedelta(minutes=1),
+        )
+        assert [r["speed_kmh_avg"] is None for r in speeds] == [True, False]
     finally:
         await conn.close()

@@ -14,6 +14,7 @@ import pytest
 from schemas.db import migrate
 from schemas.db.rollups import PUBLIC
 from services.core import dbadmin
+from tests.integration.db_support import array_statistics_targets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timescale]
 
@@ -91,3 +92,43 @@ async def test_continuous_aggregates_equal_a_recomputation_from_raw_rows(migrate
                         assert s[n] == pytest.approx(r[n], rel=1e-6, abs=1e-6), (table, n)
     finally:
         await conn.close()
+
+
+async def test_array_statistics_off_on_chunks_that_exist_before_migration_0004(
+    migrated: str,
+) -> None:
+    """Migration 0004's statistics targets reach the chunks already there (TimescaleDB
+    passes the hypertable's on), and its downgrade resets them. (This target serves
+    one connection at a time: each step opens its own.)"""
+
+    async def targets(*relations: str) -> list[dict[str, int]]:
+        conn = await asyncpg.connect(migrated, statement_cache_size=0)
+        try:
+            return [await array_statistics_targets(conn, r) for r in relations]
+        finally:
+            await conn.close()
+
+    await asyncio.to_thread(migrate.downgrade, migrated, "0003")
+    try:
+        conn = await asyncpg.connect(migrated, statement_cache_size=0)
+        try:
+            await conn.execute(
+                """INSERT INTO pack_samples (vehicle_id, ts, seq, pack_voltage_v,
+                pack_current_a, soc_pct, cell_voltages, cell_temps)
+                VALUES ('TS-STATS', '2026-07-01 12:00:00+00', 1, 650, 0, 50, '{3.3}', '{25}')"""
+            )
+            chunk = await conn.fetchval(
+                "SELECT tableoid::regclass::text FROM pack_samples WHERE vehicle_id = 'TS-STATS'"
+            )
+        finally:
+            await conn.close()
+        assert chunk != "pack_samples"
+        default = {"cell_voltages": -1, "cell_temps": -1}
+        off = {"cell_voltages": 0, "cell_temps": 0}
+        assert await targets("pack_samples", chunk) == [default, default]
+        await asyncio.to_thread(migrate.upgrade, migrated)
+        assert await targets("pack_samples", chunk) == [off, off]
+        await asyncio.to_thread(migrate.downgrade, migrated, "0003")
+        assert await targets("pack_samples", chunk) == [default, default]
+    finally:
+        await asyncio.to_thread(migrate.upgrade, migrated)

@@ -40,6 +40,8 @@ def _state_tables(clause: str) -> None:
 
 
 def _array_statistics(target: int) -> None:
+    """On a hypertable TimescaleDB passes the target on to its chunks, those there
+    and those to come (tests/integration/test_db_timescale.py)."""
     columns = ", ".join(f"ALTER COLUMN {c} SET STATISTICS {target}" for c in _ARRAYS)
     op.execute(f"ALTER TABLE pack_samples {columns}")
 
