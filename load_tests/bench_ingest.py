@@ -212,6 +212,7 @@ async def sustained(core: CoreSettings, dsn: str, topic: str, n: int) -> tuple[f
                 break
             await asyncio.sleep(0.1)
         assert first_at is not None, "ingest stored nothing"
+        assert got >= n, f"ingest stored {got} of {n} rows in 900 s"
         table = await _count(conn)
         assert table == got, f"bookkeeping says {got} rows, pack_samples holds {table}"
         rate = (got - first_n) / (time.perf_counter() - first_at)

@@ -29,7 +29,7 @@ class IngestSettings(BaseSettings):
     # this bounds the time a sample waits before its write starts.
     batch_max_ms: int = Field(default=200, ge=10, le=60_000)
     # Messages decoded and validated at a time. Decoding is CPU work in the
-    # event loop; in slices this size (~50 ms of it) the writer's database round
+    # event loop; in slices this size (~25–30 ms of it) the writer's database round
     # trips interleave with it instead of waiting behind a whole batch. Against
     # 250, 1,000 cost ~5 us less CPU a sample in bench-ingest (per-slice numpy
     # and fetch overhead), with the same latency at 5,000/s and ~20 MB more RSS.
