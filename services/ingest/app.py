@@ -20,6 +20,7 @@ from services.ingest.errors import is_retriable
 from services.ingest.registry import DesignRegistry
 from services.ingest.service import SERVICE, IngestService
 from services.ingest.settings import IngestSettings
+from services.ingest.start_gate import pass_start_gate
 from services.ingest.writer import Writer, detect_timescale, init_connection
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,9 @@ async def ingest_service(
             open_producer(core.bootstrap_servers, max_request_size=4 * 1024 * 1024)
         )
         listener = DrainingRebalanceListener()
+        # Under `--workers N`: join the group together with the other workers.
+        if await pass_start_gate(stop):
+            log.info("start_gate_passed")
 
         consumer = await stack.enter_async_context(
             open_consumer(

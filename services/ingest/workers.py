@@ -11,7 +11,10 @@ whole set stays within the configured limits:
   so do the sizes that drive memory use, ``batch_max_rows`` and
   ``fetch_max_bytes`` (each child reads a share of the partitions);
 - metrics ports are ``metrics_port + i`` (unless the port is 0 or negative);
-- a static ``group_instance_id`` becomes ``<id>-<i>``.
+- a static ``group_instance_id`` becomes ``<id>-<i>``;
+- each child starts up (database, registry, producer) and then waits at a
+  start gate until all are ready, so they join the group together
+  (:mod:`services.ingest.start_gate`).
 
 The command replaces itself (``exec``, same process id) with a small
 supervisor that loads only this module, and the children start as
@@ -36,6 +39,7 @@ import structlog
 
 from services.core.settings import PROJECT_ROOT
 from services.ingest.settings import IngestSettings
+from services.ingest.start_gate import DEFAULT_TIMEOUT_S, StartGate
 
 log = structlog.get_logger(__name__)
 
@@ -58,14 +62,28 @@ def worker_env(settings: IngestSettings, index: int, workers: int) -> dict[str, 
     return env
 
 
-def supervise(settings: IngestSettings, workers: int, poll_s: float = 0.2) -> int:
-    """Run ``workers`` ingest processes until a signal or until one of them exits."""
+def supervise(
+    settings: IngestSettings,
+    workers: int,
+    poll_s: float = 0.2,
+    gate_timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> int:
+    """Run ``workers`` ingest processes until a signal or until one of them exits.
+
+    They join the group together (:mod:`services.ingest.start_gate`): the gate
+    opens when all are ready, after ``gate_timeout_s``, or when one has exited.
+    """
+    gate = StartGate()
     children = []
     for i in range(workers):
-        env = dict(os.environ) | worker_env(settings, i, workers)
+        env = dict(os.environ) | worker_env(settings, i, workers) | gate.worker_env
         children.append(
-            subprocess.Popen([sys.executable, "-m", "services.ingest"], env=env, cwd=PROJECT_ROOT)
-        )
+            subprocess.Popen(
+                [sys.executable, "-m", "services.ingest"], env=env, cwd=PROJECT_ROOT,
+                pass_fds=gate.worker_fds,
+            )
+        )  # fmt: skip
+    gate.workers_started()
     log.info("ingest_workers_started", workers=workers, pids=[c.pid for c in children])
     stopping: list[int] = []
 
@@ -77,6 +95,12 @@ def supervise(settings: IngestSettings, workers: int, poll_s: float = 0.2) -> in
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        ready = gate.wait_and_open(
+            workers,
+            timeout_s=gate_timeout_s,
+            keep_waiting=lambda: not stopping and all(c.poll() is None for c in children),
+        )
+        log.info("ingest_workers_joining", ready=ready, workers=workers)
         while all(c.poll() is None for c in children) and not stopping:
             time.sleep(poll_s)
         first = next((c for c in children if c.poll() is not None), None)

@@ -8,12 +8,14 @@ in ``pack_samples`` exactly once, and nothing valid went to the DLQ.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -97,6 +99,11 @@ async def test_sigkill_twenty_times_while_100000_samples_flow(
 def _starts(log: Path) -> int:
     """How many ingest processes logged that they started consuming."""
     return log.read_text().count('"ingest_started"') if log.exists() else 0
+
+
+def _events(log: Path) -> list[dict[str, Any]]:
+    """The JSON log lines of ``log``, parsed."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
 
 
 async def _started(log: Path, before: int, limit_s: float = 60.0) -> None:
@@ -184,6 +191,11 @@ async def test_workers_share_the_group_and_store_everything_once(
         # Both workers started consuming in the group, with half the memory cap each.
         await _started(log, 1)
         assert _starts(log) == 2, log.read_text()[-3000:]
+        # They joined the group together: both were ready before either joined.
+        text = log.read_text()
+        assert text.count('"start_gate_passed"') == 2, text[-3000:]
+        joining = [e for e in _events(log) if e.get("event") == "ingest_workers_joining"]
+        assert [(e["ready"], e["workers"]) for e in joining] == [(2, 2)], text[-3000:]
         assert all("PACKWATCH_INGEST_MAX_RSS_MB" in w.environ() for w in workers)
         assert {w.environ()["PACKWATCH_INGEST_MAX_RSS_MB"] for w in workers} == {"450"}
     finally:
