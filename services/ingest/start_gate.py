@@ -5,23 +5,30 @@ joins a moment later starts a rebalance, which the first worker notices only
 at its next heartbeat (seconds), and then it first writes out what it read.
 Started one after the other (start-up takes a second or two), N workers would
 spend their first seconds as one worker, and on a backlog (a restart after an
-outage) the first worker would also end with most of it. So each worker opens
-its database pool, loads the registry and opens its producer, reports ready,
-and waits; the supervisor opens the gate when every worker is ready (or after
-``timeout_s``, or when one has exited), and they all join at once.
+outage) the first worker would also end with most of it. A broker with
+Kafka's default ``group.initial.rebalance.delay.ms`` (3 s) hides some of this
+for a group that was empty; the local stack sets it to 0 (tests form groups
+at once), and a start-up slower than the delay is not covered either way.
+
+So each worker opens its database pool, loads the registry and opens its
+producer, reports ready, and waits; the supervisor opens the gate when every
+worker is ready (or after ``timeout_s``, when one has exited, or on a
+signal), and they all join at once.
 
 Two pipes: every worker holds the write end of *ready* (one byte: "I am
 ready") and the read end of *go*; the supervisor closes its end of *go* to
 open the gate (every worker reads end-of-file at once). A worker that dies
-closes its ends with it, so nothing waits on a dead process.
+closes its ends with it, and so does a supervisor that dies: nothing waits on
+a dead process.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,55 +57,69 @@ class StartGate:
     def worker_env(self) -> dict[str, str]:
         return {START_GATE_ENV: f"{self._ready_w},{self._go_r}"}
 
-    def workers_started(self) -> None:
-        """Drop the supervisor's copies of the workers' ends (after every worker started):
-        end-of-file on *ready* then means every worker has reported or exited."""
-        for fd in (self._ready_w, self._go_r):
-            os.close(fd)
-
-    def wait_and_open(
-        self, workers: int, *, timeout_s: float, keep_waiting: Callable[[], bool]
-    ) -> int:
-        """Wait until ``workers`` are ready, ``timeout_s`` passes, every worker's end is
-        closed, or ``keep_waiting()`` is False (checked every 0.2 s); then open the
-        gate. Returns how many workers were ready."""
-        deadline = time.monotonic() + timeout_s
-        try:
-            while self.ready < workers and keep_waiting():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                readable, _, _ = select.select([self._ready_r], [], [], min(left, 0.2))
-                if readable:
-                    got = os.read(self._ready_r, workers)
-                    if not got:
-                        break  # every worker has reported and closed, or exited
-                    self.ready += len(got)
-        finally:
-            self.open()
-        return self.ready
-
-    def open(self) -> None:
-        """Let every worker through (idempotent)."""
-        for attr in ("_go_w", "_ready_r"):
+    def _close(self, *attrs: str) -> None:
+        for attr in attrs:
             fd = getattr(self, attr)
             if fd >= 0:
                 os.close(fd)
                 setattr(self, attr, -1)
 
+    def workers_started(self) -> None:
+        """Drop the supervisor's copies of the workers' ends (after every worker started):
+        end-of-file on *ready* then means every worker has reported or exited."""
+        self._close("_ready_w", "_go_r")
 
-async def pass_start_gate(stop: asyncio.Event, env: dict[str, str] | None = None) -> bool:
+    def wait_for(self, workers: int, *, timeout_s: float, keep_waiting: Callable[[], bool]) -> int:
+        """Wait until ``workers`` are ready, ``timeout_s`` passes, every worker's end is
+        closed, or ``keep_waiting()`` is False (checked every 0.2 s). Returns how many
+        workers are ready; :meth:`open` lets them go."""
+        deadline = time.monotonic() + timeout_s
+        while self.ready < workers and keep_waiting():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            readable, _, _ = select.select([self._ready_r], [], [], min(left, 0.2))
+            if readable:
+                got = os.read(self._ready_r, workers)
+                if not got:
+                    break  # every worker has reported and closed, or exited
+                self.ready += len(got)
+        return self.ready
+
+    def open(self) -> None:
+        """Let every worker through; release every descriptor (idempotent)."""
+        self._close("_go_w", "_ready_r", "_ready_w", "_go_r")
+
+
+def _gate_fds(env: MutableMapping[str, str]) -> tuple[int, int] | None:
+    """This process's two ends, taken out of ``env`` (once): None without a gate, or
+    when the descriptors named there are not pipes of this process."""
+    spec = env.pop(START_GATE_ENV, None)
+    if not spec:
+        return None
+    try:
+        ready_fd, go_fd = (int(part) for part in spec.split(","))
+        if not all(stat.S_ISFIFO(os.fstat(fd).st_mode) for fd in (ready_fd, go_fd)):
+            return None
+    except (ValueError, OSError):
+        return None
+    return ready_fd, go_fd
+
+
+async def pass_start_gate(stop: asyncio.Event, env: MutableMapping[str, str] | None = None) -> bool:
     """The worker's side: report ready, then wait until the gate opens or ``stop`` is set.
 
-    Returns False for a process started without a gate (a single worker, or
-    ``python -m services.ingest`` on its own), True after passing it.
+    ``env`` is the process environment unless given; the gate's variable is
+    removed from it, so the gate is passed once. Returns True when the gate
+    opened, False without a gate (a single worker, or ``python -m
+    services.ingest`` on its own) or when ``stop`` came first.
     """
     import asyncio
 
-    spec = (os.environ if env is None else env).get(START_GATE_ENV)
-    if not spec:
+    fds = _gate_fds(os.environ if env is None else env)
+    if fds is None:
         return False
-    ready_fd, go_fd = (int(part) for part in spec.split(","))
+    ready_fd, go_fd = fds
     try:
         os.write(ready_fd, b"r")
     except BrokenPipeError:
@@ -120,4 +141,4 @@ async def pass_start_gate(stop: asyncio.Event, env: dict[str, str] | None = None
         stopping.cancel()
         loop.remove_reader(go_fd)
         os.close(go_fd)
-    return True
+    return opened.done()

@@ -71,18 +71,26 @@ def supervise(
     """Run ``workers`` ingest processes until a signal or until one of them exits.
 
     They join the group together (:mod:`services.ingest.start_gate`): the gate
-    opens when all are ready, after ``gate_timeout_s``, or when one has exited.
+    opens when all are ready, after ``gate_timeout_s``, when one has exited, or
+    on a signal.
     """
     gate = StartGate()
-    children = []
-    for i in range(workers):
-        env = dict(os.environ) | worker_env(settings, i, workers) | gate.worker_env
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "services.ingest"], env=env, cwd=PROJECT_ROOT,
-                pass_fds=gate.worker_fds,
-            )
-        )  # fmt: skip
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        for i in range(workers):
+            env = dict(os.environ) | worker_env(settings, i, workers) | gate.worker_env
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "services.ingest"], env=env, cwd=PROJECT_ROOT,
+                    pass_fds=gate.worker_fds,
+                )
+            )  # fmt: skip
+    except BaseException:
+        gate.open()
+        for c in children:  # no worker runs unsupervised
+            c.terminate()
+            c.wait()
+        raise
     gate.workers_started()
     log.info("ingest_workers_started", workers=workers, pids=[c.pid for c in children])
     stopping: list[int] = []
@@ -95,12 +103,17 @@ def supervise(
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        ready = gate.wait_and_open(
-            workers,
-            timeout_s=gate_timeout_s,
-            keep_waiting=lambda: not stopping and all(c.poll() is None for c in children),
-        )
-        log.info("ingest_workers_joining", ready=ready, workers=workers)
+        try:
+            ready = gate.wait_for(
+                workers,
+                timeout_s=gate_timeout_s,
+                keep_waiting=lambda: not stopping and all(c.poll() is None for c in children),
+            )
+            (log.info if ready == workers else log.warning)(
+                "ingest_workers_joining", ready=ready, workers=workers
+            )
+        finally:
+            gate.open()
         while all(c.poll() is None for c in children) and not stopping:
             time.sleep(poll_s)
         first = next((c for c in children if c.poll() is not None), None)

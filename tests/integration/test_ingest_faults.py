@@ -102,8 +102,9 @@ def _starts(log: Path) -> int:
 
 
 def _events(log: Path) -> list[dict[str, Any]]:
-    """The JSON log lines of ``log``, parsed."""
-    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    """The complete JSON log lines of ``log``, parsed, in order."""
+    lines = log.read_text().split("\n")[:-1]  # the last one may still be being written
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 async def _started(log: Path, before: int, limit_s: float = 60.0) -> None:
@@ -191,11 +192,15 @@ async def test_workers_share_the_group_and_store_everything_once(
         # Both workers started consuming in the group, with half the memory cap each.
         await _started(log, 1)
         assert _starts(log) == 2, log.read_text()[-3000:]
-        # They joined the group together: both were ready before either joined.
-        text = log.read_text()
-        assert text.count('"start_gate_passed"') == 2, text[-3000:]
+        # They joined the group together: both were ready before the gate opened,
+        # and no partition was assigned before it (the supervisor logs, then opens).
+        events = [e.get("event") for e in _events(log)]
+        assert events.count("start_gate_passed") == 2, events
         joining = [e for e in _events(log) if e.get("event") == "ingest_workers_joining"]
-        assert [(e["ready"], e["workers"]) for e in joining] == [(2, 2)], text[-3000:]
+        assert [(e["ready"], e["workers"]) for e in joining] == [(2, 2)], events
+        gate_opened = events.index("ingest_workers_joining")
+        assert "partitions_assigned" not in events[:gate_opened]
+        assert "partitions_assigned" in events[gate_opened:]
         assert all("PACKWATCH_INGEST_MAX_RSS_MB" in w.environ() for w in workers)
         assert {w.environ()["PACKWATCH_INGEST_MAX_RSS_MB"] for w in workers} == {"450"}
     finally:
