@@ -1,9 +1,12 @@
-"""``packwatch alerts`` (run the service) and ``packwatch alert-routes`` (the routing table).
+"""``packwatch alerts`` (run the service), ``packwatch alert-routes`` (the routing table) and
+``packwatch alert-notifications`` (dead notifications, :mod:`services.alerts.requeue`).
 
 packwatch alerts [--group G]
 packwatch alert-routes add ROUTE_ID (--webhook URL [--format json|slack|teams] | --email TO)
                            [--depot D] [--min-severity info|warning|critical]
 packwatch alert-routes list | remove ROUTE_ID
+packwatch alert-notifications dead [--route R]
+packwatch alert-notifications requeue (ID ... | --all) [--route R]
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
 import structlog
 from pydantic import ValidationError
 
-from services.alerts import routes_admin
+from services.alerts import requeue, routes_admin
 from services.alerts.settings import AlertsSettings
 from services.core.logging import configure
 from services.core.settings import CoreSettings
@@ -27,7 +31,8 @@ log = structlog.get_logger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add ``alerts`` and ``alert-routes`` to the ``packwatch`` command's subparsers."""
+    """Add ``alerts``, ``alert-routes`` and ``alert-notifications`` to ``packwatch``'s
+    subparsers."""
     p = sub.add_parser("alerts", help="turn pack.anomalies.v1 into alerts, messages, notifications")
     p.add_argument("--group", help="consumer group (default packwatch-alerts)")
     p.set_defaults(func=run)
@@ -41,6 +46,15 @@ def register(sub: Any) -> None:
     r.add_argument("--depot", help="add: only this depot's alerts (default every depot)")
     r.add_argument("--min-severity", choices=["info", "warning", "critical"], default="warning")
     r.set_defaults(func=run_routes)
+
+    n = sub.add_parser(
+        "alert-notifications", help="dead notifications: list them, or send them again"
+    )
+    n.add_argument("action", choices=["dead", "requeue"])
+    n.add_argument("ids", nargs="*", type=int, help="requeue: these notification ids")
+    n.add_argument("--all", action="store_true", help="requeue: every dead notification")
+    n.add_argument("--route", help="only notifications of this route")
+    n.set_defaults(func=run_notifications)
 
 
 def _settings() -> tuple[CoreSettings, AlertsSettings]:
@@ -99,9 +113,44 @@ async def routes_command(dsn: str, args: argparse.Namespace) -> tuple[int, list[
         await conn.close()
 
 
-def run_routes(args: argparse.Namespace) -> int:
+AdminCommand = Callable[[str, argparse.Namespace], Coroutine[Any, Any, tuple[int, list[str]]]]
+
+
+def _run_admin(command: AdminCommand, args: argparse.Namespace) -> int:
+    """Run an admin ``command`` on the configured database; its lines go to stdout, or to
+    stderr when it fails."""
     core, _ = _settings()
-    code, lines = asyncio.run(routes_command(core.dsn, args))
+    code, lines = asyncio.run(command(core.dsn, args))
     for line in lines:
         print(line, file=sys.stderr if code else sys.stdout)
     return code
+
+
+def run_routes(args: argparse.Namespace) -> int:
+    return _run_admin(routes_command, args)
+
+
+async def notifications_command(dsn: str, args: argparse.Namespace) -> tuple[int, list[str]]:
+    """Run one ``alert-notifications`` action against ``dsn``; returns (exit code, lines)."""
+    if args.action == "dead" and (args.ids or args.all):
+        return 2, ["alert-notifications dead: takes no ids (use --route to narrow it)"]
+    if args.action == "requeue" and bool(args.ids) == bool(args.all):
+        return 2, ["alert-notifications requeue: give notification ids, or --all"]
+    conn = await asyncpg.connect(dsn)
+    try:
+        if args.action == "dead":
+            return 0, [requeue.describe(r) for r in await requeue.dead(conn, args.route)]
+        result = await requeue.requeue(conn, args.ids or None, args.route)
+    finally:
+        await conn.close()
+    on_route = f" on route {args.route}" if args.route else ""
+    lines = [f"requeued {len(result.requeued)}: {', '.join(map(str, result.requeued)) or '-'}"]
+    lines += [f"skipped {nid}: {why}" for nid, why in result.skipped]
+    lines += [f"no notification {nid}{on_route}" for nid in result.unknown]
+    # Asked for by id: each one not requeued is a failure. --all: nothing dead is fine.
+    failed = bool(result.unknown) or (bool(args.ids) and bool(result.skipped))
+    return (1 if failed else 0), lines
+
+
+def run_notifications(args: argparse.Namespace) -> int:
+    return _run_admin(notifications_command, args)

@@ -6,7 +6,9 @@ by the notifier to a local aiohttp receiver and a local aiosmtpd server.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -22,10 +24,12 @@ from aiosmtpd.controller import Controller
 from services.alerts import render
 from services.alerts.apply import Applier, Clock
 from services.alerts.channels import Email, Webhook
+from services.alerts.cli import notifications_command
 from services.alerts.lifecycle import Policy
 from services.alerts.metric_defs import AlertMetrics, new_alert_metrics
 from services.alerts.notify import Notifier, RetryPolicy
 from services.alerts.routes_admin import Route
+from services.cli import main as cli_main
 from tests.integration.test_alerts_support import add_route, event, fetch, prepare, receiver
 
 pytestmark = pytest.mark.integration
@@ -101,6 +105,70 @@ async def test_a_receiver_that_never_recovers_leaves_a_visible_dead_letter(
     assert metrics.pipeline.registry.get_sample_value("packwatch_alert_notifications_dead") == 1
 
 
+async def test_dead_notifications_go_again_once_their_route_is_fixed(
+    pool: asyncpg.Pool, database: str
+) -> None:
+    metrics = new_alert_metrics()
+    retry = RetryPolicy(max_attempts=2, initial_s=0.05, max_s=0.1, lease_s=10)
+
+    async def command(action: str, *ids: int, all_: bool = False, route: str | None = None
+                      ) -> tuple[int, list[str]]:  # fmt: skip
+        args = argparse.Namespace(action=action, ids=list(ids), all=all_, route=route)
+        return await notifications_command(database, args)
+
+    async with (
+        receiver(failing=True) as broken,
+        receiver() as fixed,
+        aiohttp.ClientSession() as session,
+    ):
+        await add_route(database, Route("crew", "webhook", "json", broken.url))
+        await add_route(database, Route("depot-mail", "email", "email", "ops@example.org"))
+        await open_alerts(pool, metrics, 3)
+        notifier = Notifier(pool, {"webhook": Webhook(session, 2.0)}, retry, metrics)
+        await drain(notifier, pool)  # no e-mail channel: those die at once
+        code, lines = await command("dead", route="crew")
+        crew = [json.loads(line) for line in lines]
+        assert code == 0 and len(crew) == 3 and {d["route_id"] for d in crew} == {"crew"}
+        assert all(d["attempts"] == 2 and "503" in d["last_error"] for d in crew)
+        ids = [d["notification_id"] for d in crew]
+        keys = await fetch(database, "SELECT change_key FROM alert_notifications "
+                           "WHERE notification_id = ANY($1::bigint[])", ids)  # fmt: skip
+
+        # The route is pointed at a working receiver; one notification is sent by id.
+        await add_route(database, Route("crew", "webhook", "json", fixed.url))
+        code, lines = await command("requeue", ids[0])
+        assert (code, lines) == (0, [f"requeued 1: {ids[0]}"])
+        await drain(notifier, pool)
+        assert len(fixed.received) == 1
+        sent = await fetch(database, "SELECT state FROM alert_notifications "
+                           "WHERE notification_id = $1", ids[0])  # fmt: skip
+        assert sent[0]["state"] == "sent"
+
+        # Asked again by id, a sent one is refused with the reason; the rest go with --all.
+        code, lines = await command("requeue", ids[0], 999_999)
+        assert code == 1
+        assert lines == ["requeued 0: -", f"skipped {ids[0]}: not dead (state sent)",
+                         "no notification 999999"]  # fmt: skip
+        code, lines = await command("requeue", all_=True, route="crew")
+        assert (code, lines) == (0, [f"requeued 2: {ids[1]}, {ids[2]}"])
+        await drain(notifier, pool)
+
+        # A dead notification whose route is gone stays dead, with the reason.
+        await pool.execute("DELETE FROM alert_routes WHERE route_id = 'depot-mail'")
+        code, lines = await command("requeue", all_=True)
+        mail = [r["notification_id"] for r in await fetch(
+            database, "SELECT notification_id FROM alert_notifications WHERE route_id = "
+            "'depot-mail' ORDER BY notification_id")]  # fmt: skip
+        assert code == 0 and len(mail) == 3
+        assert lines == ["requeued 0: -"] + [f"skipped {m}: its route was removed" for m in mail]
+    assert broken.refused == 6
+    assert sorted(fixed.keys()) == sorted(r["change_key"] for r in keys)
+    rows = await fetch(database, "SELECT state, attempts, last_error, target "
+                       "FROM alert_notifications WHERE route_id = 'crew'")  # fmt: skip
+    assert all(r["state"] == "sent" and r["attempts"] == 1 and r["last_error"] is None
+               and r["target"] == fixed.url for r in rows)  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -143,3 +211,18 @@ async def test_email_over_smtp_says_what_where_how_bad_and_links(
                    "http://api/v1/vehicles/BUS-0001"):  # fmt: skip
         assert needle in text
     assert msg["X-Packwatch-Idempotency-Key"].endswith(":1")
+
+
+def test_an_admin_command_on_an_unmigrated_or_unreachable_database_says_what_to_do(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("DATABASE_URL", "PACKWATCH_DATABASE_URL"):
+        monkeypatch.setenv(name, database)
+    assert cli_main(["alert-notifications", "dead"]) == 2
+    err = capsys.readouterr().err
+    assert "alert_notifications" in err and "run `packwatch db migrate`" in err
+    assert "Traceback" not in err
+    for name in ("DATABASE_URL", "PACKWATCH_DATABASE_URL"):
+        monkeypatch.setenv(name, f"postgresql://postgres@127.0.0.1:{_free_port()}/packwatch")
+    assert cli_main(["alert-routes", "list"]) == 2
+    assert "cannot reach the database" in capsys.readouterr().err
