@@ -16,12 +16,280 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from schemas.db import rollups, timescale
+from schemas.db import timescale
 
 revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# The rollups as this revision creates them, written out: a migration must not
+# change when the live definitions (schemas/db/rollups.py) do. A change to the
+# rollups comes with a migration of its own, and
+# tests/integration/test_db_schema.py checks that the migrations create what
+# the live definitions describe. (The TimescaleDB policies below stay functions
+# of the deployment's PACKWATCH_TS_* settings.)
+_ROLLUPS = ('pack_samples_1m', 'pack_samples_1h')
+_PLAIN_DDL = (
+    """CREATE TABLE pack_samples_1m_state (
+    vehicle_id text NOT NULL,
+    bucket timestamptz NOT NULL,
+    n bigint,
+    soc_pct_min double precision,
+    soc_pct_max double precision,
+    soc_pct_avg_sum double precision,
+    soc_pct_avg_cnt bigint,
+    pack_voltage_v_min double precision,
+    pack_voltage_v_max double precision,
+    pack_voltage_v_avg_sum double precision,
+    pack_voltage_v_avg_cnt bigint,
+    pack_current_a_min double precision,
+    pack_current_a_max double precision,
+    pack_current_a_avg_sum double precision,
+    pack_current_a_avg_cnt bigint,
+    power_kw_avg_sum double precision,
+    power_kw_avg_cnt bigint,
+    cell_voltage_min_v double precision,
+    cell_voltage_max_v double precision,
+    cell_voltage_spread_max_v double precision,
+    cell_temp_min_c double precision,
+    cell_temp_max_c double precision,
+    cell_temp_mean_c_sum double precision,
+    cell_temp_mean_c_cnt bigint,
+    cell_temp_spread_max_c double precision,
+    coolant_inlet_c_avg_sum double precision,
+    coolant_inlet_c_avg_cnt bigint,
+    coolant_outlet_c_avg_sum double precision,
+    coolant_outlet_c_avg_cnt bigint,
+    ambient_c_avg_sum double precision,
+    ambient_c_avg_cnt bigint,
+    insulation_kohm_min double precision,
+    speed_kmh_avg_sum double precision,
+    speed_kmh_avg_cnt bigint,
+    speed_kmh_max double precision,
+    odometer_km_max double precision,
+    energy_in_kwh double precision,
+    energy_out_kwh double precision,
+    charging_s double precision,
+    driving_s double precision,
+    CONSTRAINT pk_pack_samples_1m_state PRIMARY KEY (vehicle_id, bucket)
+)""",
+    """CREATE VIEW pack_samples_1m AS SELECT vehicle_id, bucket,
+    n AS n,
+    soc_pct_min AS soc_pct_min,
+    soc_pct_max AS soc_pct_max,
+    soc_pct_avg_sum / nullif(soc_pct_avg_cnt, 0) AS soc_pct_avg,
+    soc_pct_avg_cnt AS soc_pct_avg_cnt,
+    pack_voltage_v_min AS pack_voltage_v_min,
+    pack_voltage_v_max AS pack_voltage_v_max,
+    pack_voltage_v_avg_sum / nullif(pack_voltage_v_avg_cnt, 0) AS pack_voltage_v_avg,
+    pack_voltage_v_avg_cnt AS pack_voltage_v_avg_cnt,
+    pack_current_a_min AS pack_current_a_min,
+    pack_current_a_max AS pack_current_a_max,
+    pack_current_a_avg_sum / nullif(pack_current_a_avg_cnt, 0) AS pack_current_a_avg,
+    pack_current_a_avg_cnt AS pack_current_a_avg_cnt,
+    power_kw_avg_sum / nullif(power_kw_avg_cnt, 0) AS power_kw_avg,
+    power_kw_avg_cnt AS power_kw_avg_cnt,
+    cell_voltage_min_v AS cell_voltage_min_v,
+    cell_voltage_max_v AS cell_voltage_max_v,
+    cell_voltage_spread_max_v AS cell_voltage_spread_max_v,
+    cell_temp_min_c AS cell_temp_min_c,
+    cell_temp_max_c AS cell_temp_max_c,
+    cell_temp_mean_c_sum / nullif(cell_temp_mean_c_cnt, 0) AS cell_temp_mean_c,
+    cell_temp_mean_c_cnt AS cell_temp_mean_c_cnt,
+    cell_temp_spread_max_c AS cell_temp_spread_max_c,
+    coolant_inlet_c_avg_sum / nullif(coolant_inlet_c_avg_cnt, 0) AS coolant_inlet_c_avg,
+    coolant_inlet_c_avg_cnt AS coolant_inlet_c_avg_cnt,
+    coolant_outlet_c_avg_sum / nullif(coolant_outlet_c_avg_cnt, 0) AS coolant_outlet_c_avg,
+    coolant_outlet_c_avg_cnt AS coolant_outlet_c_avg_cnt,
+    ambient_c_avg_sum / nullif(ambient_c_avg_cnt, 0) AS ambient_c_avg,
+    ambient_c_avg_cnt AS ambient_c_avg_cnt,
+    insulation_kohm_min AS insulation_kohm_min,
+    speed_kmh_avg_sum / nullif(speed_kmh_avg_cnt, 0) AS speed_kmh_avg,
+    speed_kmh_avg_cnt AS speed_kmh_avg_cnt,
+    speed_kmh_max AS speed_kmh_max,
+    odometer_km_max AS odometer_km_max,
+    energy_in_kwh AS energy_in_kwh,
+    energy_out_kwh AS energy_out_kwh,
+    charging_s AS charging_s,
+    driving_s AS driving_s
+FROM pack_samples_1m_state""",
+    """CREATE TABLE pack_samples_1h_state (
+    vehicle_id text NOT NULL,
+    bucket timestamptz NOT NULL,
+    n bigint,
+    soc_pct_min double precision,
+    soc_pct_max double precision,
+    soc_pct_avg_sum double precision,
+    soc_pct_avg_cnt bigint,
+    pack_voltage_v_min double precision,
+    pack_voltage_v_max double precision,
+    pack_voltage_v_avg_sum double precision,
+    pack_voltage_v_avg_cnt bigint,
+    pack_current_a_min double precision,
+    pack_current_a_max double precision,
+    pack_current_a_avg_sum double precision,
+    pack_current_a_avg_cnt bigint,
+    power_kw_avg_sum double precision,
+    power_kw_avg_cnt bigint,
+    cell_voltage_min_v double precision,
+    cell_voltage_max_v double precision,
+    cell_voltage_spread_max_v double precision,
+    cell_temp_min_c double precision,
+    cell_temp_max_c double precision,
+    cell_temp_mean_c_sum double precision,
+    cell_temp_mean_c_cnt bigint,
+    cell_temp_spread_max_c double precision,
+    coolant_inlet_c_avg_sum double precision,
+    coolant_inlet_c_avg_cnt bigint,
+    coolant_outlet_c_avg_sum double precision,
+    coolant_outlet_c_avg_cnt bigint,
+    ambient_c_avg_sum double precision,
+    ambient_c_avg_cnt bigint,
+    insulation_kohm_min double precision,
+    speed_kmh_avg_sum double precision,
+    speed_kmh_avg_cnt bigint,
+    speed_kmh_max double precision,
+    odometer_km_max double precision,
+    energy_in_kwh double precision,
+    energy_out_kwh double precision,
+    charging_s double precision,
+    driving_s double precision,
+    CONSTRAINT pk_pack_samples_1h_state PRIMARY KEY (vehicle_id, bucket)
+)""",
+    """CREATE VIEW pack_samples_1h AS SELECT vehicle_id, bucket,
+    n AS n,
+    soc_pct_min AS soc_pct_min,
+    soc_pct_max AS soc_pct_max,
+    soc_pct_avg_sum / nullif(soc_pct_avg_cnt, 0) AS soc_pct_avg,
+    soc_pct_avg_cnt AS soc_pct_avg_cnt,
+    pack_voltage_v_min AS pack_voltage_v_min,
+    pack_voltage_v_max AS pack_voltage_v_max,
+    pack_voltage_v_avg_sum / nullif(pack_voltage_v_avg_cnt, 0) AS pack_voltage_v_avg,
+    pack_voltage_v_avg_cnt AS pack_voltage_v_avg_cnt,
+    pack_current_a_min AS pack_current_a_min,
+    pack_current_a_max AS pack_current_a_max,
+    pack_current_a_avg_sum / nullif(pack_current_a_avg_cnt, 0) AS pack_current_a_avg,
+    pack_current_a_avg_cnt AS pack_current_a_avg_cnt,
+    power_kw_avg_sum / nullif(power_kw_avg_cnt, 0) AS power_kw_avg,
+    power_kw_avg_cnt AS power_kw_avg_cnt,
+    cell_voltage_min_v AS cell_voltage_min_v,
+    cell_voltage_max_v AS cell_voltage_max_v,
+    cell_voltage_spread_max_v AS cell_voltage_spread_max_v,
+    cell_temp_min_c AS cell_temp_min_c,
+    cell_temp_max_c AS cell_temp_max_c,
+    cell_temp_mean_c_sum / nullif(cell_temp_mean_c_cnt, 0) AS cell_temp_mean_c,
+    cell_temp_mean_c_cnt AS cell_temp_mean_c_cnt,
+    cell_temp_spread_max_c AS cell_temp_spread_max_c,
+    coolant_inlet_c_avg_sum / nullif(coolant_inlet_c_avg_cnt, 0) AS coolant_inlet_c_avg,
+    coolant_inlet_c_avg_cnt AS coolant_inlet_c_avg_cnt,
+    coolant_outlet_c_avg_sum / nullif(coolant_outlet_c_avg_cnt, 0) AS coolant_outlet_c_avg,
+    coolant_outlet_c_avg_cnt AS coolant_outlet_c_avg_cnt,
+    ambient_c_avg_sum / nullif(ambient_c_avg_cnt, 0) AS ambient_c_avg,
+    ambient_c_avg_cnt AS ambient_c_avg_cnt,
+    insulation_kohm_min AS insulation_kohm_min,
+    speed_kmh_avg_sum / nullif(speed_kmh_avg_cnt, 0) AS speed_kmh_avg,
+    speed_kmh_avg_cnt AS speed_kmh_avg_cnt,
+    speed_kmh_max AS speed_kmh_max,
+    odometer_km_max AS odometer_km_max,
+    energy_in_kwh AS energy_in_kwh,
+    energy_out_kwh AS energy_out_kwh,
+    charging_s AS charging_s,
+    driving_s AS driving_s
+FROM pack_samples_1h_state""",
+)
+_PLAIN_DROP_DDL = (
+    """DROP VIEW IF EXISTS pack_samples_1h""",
+    """DROP TABLE IF EXISTS pack_samples_1h_state""",
+    """DROP VIEW IF EXISTS pack_samples_1m""",
+    """DROP TABLE IF EXISTS pack_samples_1m_state""",
+)
+_CONTINUOUS_AGGREGATE_DDL = (
+    """CREATE MATERIALIZED VIEW pack_samples_1m WITH (timescaledb.continuous) AS
+SELECT vehicle_id, time_bucket(INTERVAL '1 minute', ts) AS bucket,
+    count(*) AS n,
+    min(soc_pct) AS soc_pct_min,
+    max(soc_pct) AS soc_pct_max,
+    avg(soc_pct::float8) AS soc_pct_avg,
+    count(soc_pct::float8) AS soc_pct_avg_cnt,
+    min(pack_voltage_v) AS pack_voltage_v_min,
+    max(pack_voltage_v) AS pack_voltage_v_max,
+    avg(pack_voltage_v::float8) AS pack_voltage_v_avg,
+    count(pack_voltage_v::float8) AS pack_voltage_v_avg_cnt,
+    min(pack_current_a) AS pack_current_a_min,
+    max(pack_current_a) AS pack_current_a_max,
+    avg(pack_current_a::float8) AS pack_current_a_avg,
+    count(pack_current_a::float8) AS pack_current_a_avg_cnt,
+    avg((pack_voltage_v::float8 * pack_current_a::float8) / 1000.0) AS power_kw_avg,
+    count((pack_voltage_v::float8 * pack_current_a::float8) / 1000.0) AS power_kw_avg_cnt,
+    min(cell_voltage_min_v) AS cell_voltage_min_v,
+    max(cell_voltage_max_v) AS cell_voltage_max_v,
+    max((cell_voltage_max_v - cell_voltage_min_v)) AS cell_voltage_spread_max_v,
+    min(cell_temp_min_c) AS cell_temp_min_c,
+    max(cell_temp_max_c) AS cell_temp_max_c,
+    avg(cell_temp_mean_c::float8) AS cell_temp_mean_c,
+    count(cell_temp_mean_c::float8) AS cell_temp_mean_c_cnt,
+    max((cell_temp_max_c - cell_temp_min_c)) AS cell_temp_spread_max_c,
+    avg(coolant_inlet_c::float8) AS coolant_inlet_c_avg,
+    count(coolant_inlet_c::float8) AS coolant_inlet_c_avg_cnt,
+    avg(coolant_outlet_c::float8) AS coolant_outlet_c_avg,
+    count(coolant_outlet_c::float8) AS coolant_outlet_c_avg_cnt,
+    avg(ambient_c::float8) AS ambient_c_avg,
+    count(ambient_c::float8) AS ambient_c_avg_cnt,
+    min(insulation_kohm) AS insulation_kohm_min,
+    avg(speed_kmh::float8) AS speed_kmh_avg,
+    count(speed_kmh::float8) AS speed_kmh_avg_cnt,
+    max(speed_kmh) AS speed_kmh_max,
+    max(odometer_km) AS odometer_km_max,
+    coalesce(sum(greatest((pack_voltage_v::float8 * pack_current_a::float8), 0) / 3600000.0), 0) AS energy_in_kwh,
+    coalesce(sum(greatest(-(pack_voltage_v::float8 * pack_current_a::float8), 0) / 3600000.0), 0) AS energy_out_kwh,
+    coalesce(sum((pack_current_a > 0.5)::int), 0) AS charging_s,
+    coalesce(sum((speed_kmh > 1)::int), 0) AS driving_s
+FROM pack_samples GROUP BY vehicle_id, time_bucket(INTERVAL '1 minute', ts)
+WITH NO DATA""",
+    """CREATE MATERIALIZED VIEW pack_samples_1h WITH (timescaledb.continuous) AS
+SELECT vehicle_id, time_bucket(INTERVAL '1 hour', bucket) AS bucket,
+    sum(n) AS n,
+    min(soc_pct_min) AS soc_pct_min,
+    max(soc_pct_max) AS soc_pct_max,
+    sum(soc_pct_avg * soc_pct_avg_cnt) / nullif(sum(soc_pct_avg_cnt), 0) AS soc_pct_avg,
+    sum(soc_pct_avg_cnt) AS soc_pct_avg_cnt,
+    min(pack_voltage_v_min) AS pack_voltage_v_min,
+    max(pack_voltage_v_max) AS pack_voltage_v_max,
+    sum(pack_voltage_v_avg * pack_voltage_v_avg_cnt) / nullif(sum(pack_voltage_v_avg_cnt), 0) AS pack_voltage_v_avg,
+    sum(pack_voltage_v_avg_cnt) AS pack_voltage_v_avg_cnt,
+    min(pack_current_a_min) AS pack_current_a_min,
+    max(pack_current_a_max) AS pack_current_a_max,
+    sum(pack_current_a_avg * pack_current_a_avg_cnt) / nullif(sum(pack_current_a_avg_cnt), 0) AS pack_current_a_avg,
+    sum(pack_current_a_avg_cnt) AS pack_current_a_avg_cnt,
+    sum(power_kw_avg * power_kw_avg_cnt) / nullif(sum(power_kw_avg_cnt), 0) AS power_kw_avg,
+    sum(power_kw_avg_cnt) AS power_kw_avg_cnt,
+    min(cell_voltage_min_v) AS cell_voltage_min_v,
+    max(cell_voltage_max_v) AS cell_voltage_max_v,
+    max(cell_voltage_spread_max_v) AS cell_voltage_spread_max_v,
+    min(cell_temp_min_c) AS cell_temp_min_c,
+    max(cell_temp_max_c) AS cell_temp_max_c,
+    sum(cell_temp_mean_c * cell_temp_mean_c_cnt) / nullif(sum(cell_temp_mean_c_cnt), 0) AS cell_temp_mean_c,
+    sum(cell_temp_mean_c_cnt) AS cell_temp_mean_c_cnt,
+    max(cell_temp_spread_max_c) AS cell_temp_spread_max_c,
+    sum(coolant_inlet_c_avg * coolant_inlet_c_avg_cnt) / nullif(sum(coolant_inlet_c_avg_cnt), 0) AS coolant_inlet_c_avg,
+    sum(coolant_inlet_c_avg_cnt) AS coolant_inlet_c_avg_cnt,
+    sum(coolant_outlet_c_avg * coolant_outlet_c_avg_cnt) / nullif(sum(coolant_outlet_c_avg_cnt), 0) AS coolant_outlet_c_avg,
+    sum(coolant_outlet_c_avg_cnt) AS coolant_outlet_c_avg_cnt,
+    sum(ambient_c_avg * ambient_c_avg_cnt) / nullif(sum(ambient_c_avg_cnt), 0) AS ambient_c_avg,
+    sum(ambient_c_avg_cnt) AS ambient_c_avg_cnt,
+    min(insulation_kohm_min) AS insulation_kohm_min,
+    sum(speed_kmh_avg * speed_kmh_avg_cnt) / nullif(sum(speed_kmh_avg_cnt), 0) AS speed_kmh_avg,
+    sum(speed_kmh_avg_cnt) AS speed_kmh_avg_cnt,
+    max(speed_kmh_max) AS speed_kmh_max,
+    max(odometer_km_max) AS odometer_km_max,
+    sum(energy_in_kwh) AS energy_in_kwh,
+    sum(energy_out_kwh) AS energy_out_kwh,
+    sum(charging_s) AS charging_s,
+    sum(driving_s) AS driving_s
+FROM pack_samples_1m GROUP BY vehicle_id, time_bucket(INTERVAL '1 hour', bucket)
+WITH NO DATA""",
+)
 
 
 def upgrade() -> None:
@@ -190,12 +458,12 @@ def upgrade() -> None:
             op.execute(stmt)
         # Continuous aggregates cannot be created inside a transaction block.
         with op.get_context().autocommit_block():
-            for stmt in rollups.continuous_aggregate_ddl():
+            for stmt in _CONTINUOUS_AGGREGATE_DDL:
                 op.execute(stmt)
             for stmt in timescale.aggregate_policy_ddl(policy):
                 op.execute(stmt)
     else:
-        for stmt in rollups.plain_ddl():
+        for stmt in _PLAIN_DDL:
             op.execute(stmt)
 
 
@@ -207,10 +475,10 @@ def downgrade() -> None:
         ).scalar()
     )
     if on_timescale:
-        for name in reversed(rollups.ROLLUPS):
+        for name in reversed(_ROLLUPS):
             op.execute(f"DROP MATERIALIZED VIEW IF EXISTS {name} CASCADE")
     else:
-        for stmt in rollups.plain_drop_ddl():
+        for stmt in _PLAIN_DROP_DDL:
             op.execute(stmt)
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_index('ix_packs_vehicle', table_name='packs')
