@@ -30,11 +30,9 @@ depends_on = None
 # the live definitions describe. (The TimescaleDB policies below stay functions
 # of the deployment's PACKWATCH_TS_* settings.)
 _ROLLUPS = ('pack_samples_1m', 'pack_samples_1h')
-_PLAIN_DDL = (
-    """CREATE TABLE pack_samples_1m_state (
-    vehicle_id text NOT NULL,
-    bucket timestamptz NOT NULL,
-    n bigint,
+# Plain PostgreSQL: per rollup, a state table (partial aggregates that ingestion
+# merges into) and a view of the same name finishing them.
+_STATE_COLUMNS = """    n bigint,
     soc_pct_min double precision,
     soc_pct_max double precision,
     soc_pct_avg_sum double precision,
@@ -71,11 +69,8 @@ _PLAIN_DDL = (
     energy_in_kwh double precision,
     energy_out_kwh double precision,
     charging_s double precision,
-    driving_s double precision,
-    CONSTRAINT pk_pack_samples_1m_state PRIMARY KEY (vehicle_id, bucket)
-)""",
-    """CREATE VIEW pack_samples_1m AS SELECT vehicle_id, bucket,
-    n AS n,
+    driving_s double precision"""
+_VIEW_COLUMNS = """    n AS n,
     soc_pct_min AS soc_pct_min,
     soc_pct_max AS soc_pct_max,
     soc_pct_avg_sum / nullif(soc_pct_avg_cnt, 0) AS soc_pct_avg,
@@ -112,98 +107,34 @@ _PLAIN_DDL = (
     energy_in_kwh AS energy_in_kwh,
     energy_out_kwh AS energy_out_kwh,
     charging_s AS charging_s,
-    driving_s AS driving_s
-FROM pack_samples_1m_state""",
-    """CREATE TABLE pack_samples_1h_state (
+    driving_s AS driving_s"""
+
+
+def _plain_ddl() -> list[str]:
+    out = []
+    for rollup in _ROLLUPS:
+        out.append(
+            f"""CREATE TABLE {rollup}_state (
     vehicle_id text NOT NULL,
     bucket timestamptz NOT NULL,
-    n bigint,
-    soc_pct_min double precision,
-    soc_pct_max double precision,
-    soc_pct_avg_sum double precision,
-    soc_pct_avg_cnt bigint,
-    pack_voltage_v_min double precision,
-    pack_voltage_v_max double precision,
-    pack_voltage_v_avg_sum double precision,
-    pack_voltage_v_avg_cnt bigint,
-    pack_current_a_min double precision,
-    pack_current_a_max double precision,
-    pack_current_a_avg_sum double precision,
-    pack_current_a_avg_cnt bigint,
-    power_kw_avg_sum double precision,
-    power_kw_avg_cnt bigint,
-    cell_voltage_min_v double precision,
-    cell_voltage_max_v double precision,
-    cell_voltage_spread_max_v double precision,
-    cell_temp_min_c double precision,
-    cell_temp_max_c double precision,
-    cell_temp_mean_c_sum double precision,
-    cell_temp_mean_c_cnt bigint,
-    cell_temp_spread_max_c double precision,
-    coolant_inlet_c_avg_sum double precision,
-    coolant_inlet_c_avg_cnt bigint,
-    coolant_outlet_c_avg_sum double precision,
-    coolant_outlet_c_avg_cnt bigint,
-    ambient_c_avg_sum double precision,
-    ambient_c_avg_cnt bigint,
-    insulation_kohm_min double precision,
-    speed_kmh_avg_sum double precision,
-    speed_kmh_avg_cnt bigint,
-    speed_kmh_max double precision,
-    odometer_km_max double precision,
-    energy_in_kwh double precision,
-    energy_out_kwh double precision,
-    charging_s double precision,
-    driving_s double precision,
-    CONSTRAINT pk_pack_samples_1h_state PRIMARY KEY (vehicle_id, bucket)
-)""",
-    """CREATE VIEW pack_samples_1h AS SELECT vehicle_id, bucket,
-    n AS n,
-    soc_pct_min AS soc_pct_min,
-    soc_pct_max AS soc_pct_max,
-    soc_pct_avg_sum / nullif(soc_pct_avg_cnt, 0) AS soc_pct_avg,
-    soc_pct_avg_cnt AS soc_pct_avg_cnt,
-    pack_voltage_v_min AS pack_voltage_v_min,
-    pack_voltage_v_max AS pack_voltage_v_max,
-    pack_voltage_v_avg_sum / nullif(pack_voltage_v_avg_cnt, 0) AS pack_voltage_v_avg,
-    pack_voltage_v_avg_cnt AS pack_voltage_v_avg_cnt,
-    pack_current_a_min AS pack_current_a_min,
-    pack_current_a_max AS pack_current_a_max,
-    pack_current_a_avg_sum / nullif(pack_current_a_avg_cnt, 0) AS pack_current_a_avg,
-    pack_current_a_avg_cnt AS pack_current_a_avg_cnt,
-    power_kw_avg_sum / nullif(power_kw_avg_cnt, 0) AS power_kw_avg,
-    power_kw_avg_cnt AS power_kw_avg_cnt,
-    cell_voltage_min_v AS cell_voltage_min_v,
-    cell_voltage_max_v AS cell_voltage_max_v,
-    cell_voltage_spread_max_v AS cell_voltage_spread_max_v,
-    cell_temp_min_c AS cell_temp_min_c,
-    cell_temp_max_c AS cell_temp_max_c,
-    cell_temp_mean_c_sum / nullif(cell_temp_mean_c_cnt, 0) AS cell_temp_mean_c,
-    cell_temp_mean_c_cnt AS cell_temp_mean_c_cnt,
-    cell_temp_spread_max_c AS cell_temp_spread_max_c,
-    coolant_inlet_c_avg_sum / nullif(coolant_inlet_c_avg_cnt, 0) AS coolant_inlet_c_avg,
-    coolant_inlet_c_avg_cnt AS coolant_inlet_c_avg_cnt,
-    coolant_outlet_c_avg_sum / nullif(coolant_outlet_c_avg_cnt, 0) AS coolant_outlet_c_avg,
-    coolant_outlet_c_avg_cnt AS coolant_outlet_c_avg_cnt,
-    ambient_c_avg_sum / nullif(ambient_c_avg_cnt, 0) AS ambient_c_avg,
-    ambient_c_avg_cnt AS ambient_c_avg_cnt,
-    insulation_kohm_min AS insulation_kohm_min,
-    speed_kmh_avg_sum / nullif(speed_kmh_avg_cnt, 0) AS speed_kmh_avg,
-    speed_kmh_avg_cnt AS speed_kmh_avg_cnt,
-    speed_kmh_max AS speed_kmh_max,
-    odometer_km_max AS odometer_km_max,
-    energy_in_kwh AS energy_in_kwh,
-    energy_out_kwh AS energy_out_kwh,
-    charging_s AS charging_s,
-    driving_s AS driving_s
-FROM pack_samples_1h_state""",
-)
-_PLAIN_DROP_DDL = (
-    """DROP VIEW IF EXISTS pack_samples_1h""",
-    """DROP TABLE IF EXISTS pack_samples_1h_state""",
-    """DROP VIEW IF EXISTS pack_samples_1m""",
-    """DROP TABLE IF EXISTS pack_samples_1m_state""",
-)
+{_STATE_COLUMNS},
+    CONSTRAINT pk_{rollup}_state PRIMARY KEY (vehicle_id, bucket)
+)"""
+        )
+        out.append(
+            f"CREATE VIEW {rollup} AS SELECT vehicle_id, bucket,\n{_VIEW_COLUMNS}\n"
+            f"FROM {rollup}_state"
+        )
+    return out
+
+
+def _plain_drop_ddl() -> list[str]:
+    out = []
+    for rollup in reversed(_ROLLUPS):
+        out += [f"DROP VIEW IF EXISTS {rollup}", f"DROP TABLE IF EXISTS {rollup}_state"]
+    return out
+
+
 _CONTINUOUS_AGGREGATE_DDL = (
     """CREATE MATERIALIZED VIEW pack_samples_1m WITH (timescaledb.continuous) AS
 SELECT vehicle_id, time_bucket(INTERVAL '1 minute', ts) AS bucket,
@@ -463,7 +394,7 @@ def upgrade() -> None:
             for stmt in timescale.aggregate_policy_ddl(policy):
                 op.execute(stmt)
     else:
-        for stmt in _PLAIN_DDL:
+        for stmt in _plain_ddl():
             op.execute(stmt)
 
 
@@ -478,7 +409,7 @@ def downgrade() -> None:
         for name in reversed(_ROLLUPS):
             op.execute(f"DROP MATERIALIZED VIEW IF EXISTS {name} CASCADE")
     else:
-        for stmt in _PLAIN_DROP_DDL:
+        for stmt in _plain_drop_ddl():
             op.execute(stmt)
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_index('ix_packs_vehicle', table_name='packs')
