@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-import asyncpg
 from pydantic import ValidationError
 
 from services.core.settings import PROJECT_ROOT, CoreSettings
@@ -231,15 +230,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except StackError as exc:
         print(f"packwatch: {exc}", file=sys.stderr)
-        return 2
-    except asyncpg.UndefinedTableError as exc:
-        print(f"packwatch: {exc}: the database is not migrated; run `packwatch db migrate`",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    except (asyncpg.InvalidCatalogNameError, ConnectionRefusedError) as exc:
-        print(f"packwatch: cannot reach the database ({exc}); is it running, and is "
-              "DATABASE_URL right? (`packwatch infra up` starts the local one)",
-              file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt:
         return 130

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -23,6 +21,7 @@ from pydantic import ValidationError
 
 from services.alerts import requeue, routes_admin
 from services.alerts.settings import AlertsSettings
+from services.core.admin_cli import run_admin
 from services.core.logging import configure
 from services.core.settings import CoreSettings
 from services.core.shutdown import run_until_stopped
@@ -51,10 +50,21 @@ def register(sub: Any) -> None:
         "alert-notifications", help="dead notifications: list them, or send them again"
     )
     n.add_argument("action", choices=["dead", "requeue"])
-    n.add_argument("ids", nargs="*", type=int, help="requeue: these notification ids")
+    n.add_argument("ids", nargs="*", type=_notification_id, help="requeue: these notification ids")
     n.add_argument("--all", action="store_true", help="requeue: every dead notification")
     n.add_argument("--route", help="only notifications of this route")
     n.set_defaults(func=run_notifications)
+
+
+def _notification_id(text: str) -> int:
+    """A notification id as the table keeps it (bigint, from 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a notification id: {text!r}") from None
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"not a notification id: {text}")
+    return value
 
 
 def _settings() -> tuple[CoreSettings, AlertsSettings]:
@@ -113,21 +123,8 @@ async def routes_command(dsn: str, args: argparse.Namespace) -> tuple[int, list[
         await conn.close()
 
 
-AdminCommand = Callable[[str, argparse.Namespace], Coroutine[Any, Any, tuple[int, list[str]]]]
-
-
-def _run_admin(command: AdminCommand, args: argparse.Namespace) -> int:
-    """Run an admin ``command`` on the configured database; its lines go to stdout, or to
-    stderr when it fails."""
-    core, _ = _settings()
-    code, lines = asyncio.run(command(core.dsn, args))
-    for line in lines:
-        print(line, file=sys.stderr if code else sys.stdout)
-    return code
-
-
 def run_routes(args: argparse.Namespace) -> int:
-    return _run_admin(routes_command, args)
+    return run_admin(routes_command(_settings()[0].dsn, args))
 
 
 async def notifications_command(dsn: str, args: argparse.Namespace) -> tuple[int, list[str]]:
@@ -147,10 +144,10 @@ async def notifications_command(dsn: str, args: argparse.Namespace) -> tuple[int
     lines = [f"requeued {len(result.requeued)}: {', '.join(map(str, result.requeued)) or '-'}"]
     lines += [f"skipped {nid}: {why}" for nid, why in result.skipped]
     lines += [f"no notification {nid}{on_route}" for nid in result.unknown]
-    # Asked for by id: each one not requeued is a failure. --all: nothing dead is fine.
-    failed = bool(result.unknown) or (bool(args.ids) and bool(result.skipped))
-    return (1 if failed else 0), lines
+    # Each notification asked for (by id, or dead with --all) and not requeued is a
+    # failure a script should see; nothing dead to requeue is not.
+    return (1 if result.unknown or result.skipped else 0), lines
 
 
 def run_notifications(args: argparse.Namespace) -> int:
-    return _run_admin(notifications_command, args)
+    return run_admin(notifications_command(_settings()[0].dsn, args))

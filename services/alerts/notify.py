@@ -36,13 +36,15 @@ WHERE notification_id IN (SELECT notification_id FROM alert_notifications
     WHERE state = 'pending' AND next_attempt_at <= now()
     ORDER BY next_attempt_at, notification_id LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING notification_id, change_key, channel, target, body, attempts, created_at"""
-SENT_SQL = """UPDATE alert_notifications SET state = 'sent', sent_at = now(), last_error = NULL
-WHERE notification_id = $1"""
-RETRY_SQL = """UPDATE alert_notifications SET last_error = $2,
-    next_attempt_at = now() + make_interval(secs => $3) WHERE notification_id = $1"""
-DEAD_SQL = (
-    "UPDATE alert_notifications SET state = 'dead', last_error = $2 WHERE notification_id = $1"
-)
+# A delivery's outcome is written only to the row as its claim left it (still
+# pending, same attempt): a delivery that outlived its lease must not overwrite
+# what a later claim, or a requeue (services.alerts.requeue), did since.
+_CLAIMED = "notification_id = $1 AND state = 'pending' AND attempts = $2"
+SENT_SQL = f"""UPDATE alert_notifications SET state = 'sent', sent_at = now(), last_error = NULL
+WHERE {_CLAIMED}"""
+RETRY_SQL = f"""UPDATE alert_notifications SET last_error = $3,
+    next_attempt_at = now() + make_interval(secs => $4) WHERE {_CLAIMED}"""
+DEAD_SQL = f"UPDATE alert_notifications SET state = 'dead', last_error = $3 WHERE {_CLAIMED}"
 DEAD_COUNT_SQL = "SELECT count(*) FROM alert_notifications WHERE state = 'dead'"
 
 
@@ -88,26 +90,28 @@ class Notifier:
         channel = self.channels.get(channel_name)
         nid, attempts = row["notification_id"], row["attempts"]
         if channel is None:
-            await self._dead(nid, channel_name, f"no channel {channel_name!r} configured")
+            await self._dead(nid, attempts, channel_name, f"no channel {channel_name!r} configured")
             return
         try:
             await channel.deliver(row["target"], from_json(row["body"]), row["change_key"])
         except PermanentDelivery as exc:
-            await self._dead(nid, channel_name, str(exc))
+            await self._dead(nid, attempts, channel_name, str(exc))
             return
         except DeliveryError as exc:
             if attempts >= self.retry.max_attempts:
-                await self._dead(nid, channel_name, f"{exc} (after {attempts} attempts)")
+                await self._dead(nid, attempts, channel_name, f"{exc} (after {attempts} attempts)")
                 return
-            await self.pool.execute(RETRY_SQL, nid, str(exc), self.retry.backoff(attempts))
+            await self.pool.execute(
+                RETRY_SQL, nid, attempts, str(exc), self.retry.backoff(attempts)
+            )
             self.metrics.deliveries.labels(channel_name, "retry").inc()
             return
-        await self.pool.execute(SENT_SQL, nid)
+        await self.pool.execute(SENT_SQL, nid, attempts)
         self.metrics.deliveries.labels(channel_name, "sent").inc()
         age = (datetime.now(UTC) - row["created_at"]).total_seconds()
         self.metrics.delivery_latency.labels(channel_name).observe(max(0.0, age))
 
-    async def _dead(self, nid: int, channel: str, error: str) -> None:
-        await self.pool.execute(DEAD_SQL, nid, error)
+    async def _dead(self, nid: int, attempts: int, channel: str, error: str) -> None:
+        await self.pool.execute(DEAD_SQL, nid, attempts, error)
         self.metrics.deliveries.labels(channel, "dead").inc()
         log.error("notification_dead", notification_id=nid, channel=channel, error=error)

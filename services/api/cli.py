@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from schemas.db.api_tables import ROLES
 from services.api import tokens
 from services.api.settings import ApiSettings
+from services.core.admin_cli import run_admin
 
 
 def _settings() -> ApiSettings:
@@ -101,10 +101,7 @@ def run_token(args: argparse.Namespace) -> int:
     if args.action == "create" and not args.role:
         print("token create: --role is required", file=sys.stderr)
         return 2
-    code, lines = asyncio.run(token_command(_dsn(_settings()), args))
-    for line in lines:
-        print(line, file=sys.stderr if code else sys.stdout)
-    return code
+    return run_admin(token_command(_dsn(_settings()), args))
 
 
 def register(subparsers: Any) -> None:

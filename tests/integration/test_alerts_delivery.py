@@ -149,6 +149,16 @@ async def test_dead_notifications_go_again_once_their_route_is_fixed(
         assert code == 1
         assert lines == ["requeued 0: -", f"skipped {ids[0]}: not dead (state sent)",
                          "no notification 999999"]  # fmt: skip
+        # A route that no longer covers the alert's depot, or is disabled, sends nothing.
+        await add_route(database, Route("crew", "webhook", "json", fixed.url, "MUM-WDL"))
+        code, lines = await command("requeue", ids[1])
+        assert (code, lines) == (1, ["requeued 0: -", f"skipped {ids[1]}: its route now covers "
+                                     "depot MUM-WDL only, the alert is of CHN-MDV"])  # fmt: skip
+        await add_route(database, Route("crew", "webhook", "json", fixed.url))
+        await pool.execute("UPDATE alert_routes SET enabled = false WHERE route_id = 'crew'")
+        code, lines = await command("requeue", ids[1])
+        assert (code, lines) == (1, ["requeued 0: -", f"skipped {ids[1]}: its route is disabled"])
+        await add_route(database, Route("crew", "webhook", "json", fixed.url))  # enabled again
         code, lines = await command("requeue", all_=True, route="crew")
         assert (code, lines) == (0, [f"requeued 2: {ids[1]}, {ids[2]}"])
         await drain(notifier, pool)
@@ -156,11 +166,12 @@ async def test_dead_notifications_go_again_once_their_route_is_fixed(
         # A dead notification whose route is gone stays dead, with the reason.
         await pool.execute("DELETE FROM alert_routes WHERE route_id = 'depot-mail'")
         code, lines = await command("requeue", all_=True)
-        mail = [r["notification_id"] for r in await fetch(
-            database, "SELECT notification_id FROM alert_notifications WHERE route_id = "
-            "'depot-mail' ORDER BY notification_id")]  # fmt: skip
-        assert code == 0 and len(mail) == 3
-        assert lines == ["requeued 0: -"] + [f"skipped {m}: its route was removed" for m in mail]
+        mail = await fetch(database, "SELECT notification_id, state FROM alert_notifications "
+                           "WHERE route_id = 'depot-mail' ORDER BY notification_id")  # fmt: skip
+        assert code == 1 and len(mail) == 3 and {r["state"] for r in mail} == {"dead"}
+        assert lines == ["requeued 0: -"] + [
+            f"skipped {r['notification_id']}: its route was removed" for r in mail
+        ]
     assert broken.refused == 6
     assert sorted(fixed.keys()) == sorted(r["change_key"] for r in keys)
     rows = await fetch(database, "SELECT state, attempts, last_error, target "
@@ -226,3 +237,17 @@ def test_an_admin_command_on_an_unmigrated_or_unreachable_database_says_what_to_
         monkeypatch.setenv(name, f"postgresql://postgres@127.0.0.1:{_free_port()}/packwatch")
     assert cli_main(["alert-routes", "list"]) == 2
     assert "cannot reach the database" in capsys.readouterr().err
+    # "localhost" tries ::1 and 127.0.0.1: the refusal comes as one OSError of both.
+    for name in ("DATABASE_URL", "PACKWATCH_DATABASE_URL"):
+        monkeypatch.setenv(name, f"postgresql://postgres@localhost:{_free_port()}/packwatch")
+    assert cli_main(["token", "list"]) == 2
+    assert "cannot reach the database" in capsys.readouterr().err
+    for name in ("DATABASE_URL", "PACKWATCH_DATABASE_URL"):
+        monkeypatch.setenv(name, database.rsplit("/", 1)[0] + "/no_such_database")
+    assert cli_main(["alert-notifications", "requeue", "--all"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_database" in err and "create the database" in err
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit):  # argparse: not an id the table can hold
+        cli_main(["alert-notifications", "requeue", str(2**63)])
+    assert "not a notification id" in capsys.readouterr().err
