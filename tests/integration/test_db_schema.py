@@ -41,26 +41,28 @@ async def test_migrations_run_up_down_and_up_again(database: str) -> None:
 
 
 async def _rollup_shape(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
-    """Columns (name, type, in order) of each rollup and its state table, the state
-    tables' keys, and the views' definitions with the schema names taken out."""
+    """Each rollup and its state table in ``schema``: columns (name, type with its
+    modifiers, nullability, default, in order), constraints, indexes and view
+    definition, printed with ``schema`` as the search path (so unqualified)."""
+    await conn.execute(f"SET search_path = {schema}")
     shape: dict[str, Any] = {}
     for name in (*ROLLUP_VIEWS, *(state_table(r) for r in ROLLUP_VIEWS)):
-        shape[name] = [
-            tuple(r)
-            for r in await conn.fetch(
-                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-                "WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
-                schema, name,
-            )
-        ]  # fmt: skip
-        assert shape[name], f"{schema}.{name} does not exist"
-        oid = await conn.fetchval("SELECT $1::regclass::oid", f"{schema}.{name}")
-        shape[name + ":key"] = await conn.fetchval(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1 "
-            "AND contype = 'p'", oid
-        )  # fmt: skip
-        view = await conn.fetchval("SELECT pg_get_viewdef($1::oid)", oid)
-        shape[name + ":view"] = view and view.replace(f"{schema}.", "")
+        oid = await conn.fetchval("SELECT to_regclass($1)::oid", name)
+        assert oid is not None, f"{schema}.{name} does not exist"
+        shape[name] = {
+            "columns": [tuple(r) for r in await conn.fetch(
+                "SELECT attname, format_type(atttypid, atttypmod), attnotnull, "
+                "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute AS a LEFT JOIN pg_attrdef "
+                "AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = $1 "
+                "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", oid)],
+            "constraints": sorted(tuple(r) for r in await conn.fetch(
+                "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = $1", oid)),
+            # pg_get_indexdef names the table with its schema whatever the search path.
+            "indexes": sorted(r[0].replace(f" ON {schema}.", " ON ") for r in await conn.fetch(
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = $1", oid)),
+            "view": await conn.fetchval("SELECT pg_get_viewdef($1::oid)", oid),
+        }  # fmt: skip
     return shape
 
 
@@ -78,7 +80,6 @@ async def test_the_migrations_create_the_rollups_the_live_definitions_describe(
         await conn.execute("SET search_path = live")
         for stmt in plain_ddl():
             await conn.execute(stmt)
-        await conn.execute("SET search_path = public")
         migrated = await _rollup_shape(conn, "public")
         live = await _rollup_shape(conn, "live")
     finally:

@@ -27,8 +27,8 @@ depends_on = None
 # change when the live definitions (schemas/db/rollups.py) do. A change to the
 # rollups comes with a migration of its own, and
 # tests/integration/test_db_schema.py checks that the migrations create what
-# the live definitions describe. (The TimescaleDB policies below stay functions
-# of the deployment's PACKWATCH_TS_* settings.)
+# the live definitions describe. The TimescaleDB statements take the
+# deployment's PACKWATCH_TS_* settings (timescale.TimescalePolicy).
 _ROLLUPS = ('pack_samples_1m', 'pack_samples_1h')
 # Plain PostgreSQL: per rollup, a state table (partial aggregates that ingestion
 # merges into) and a view of the same name finishing them.
@@ -133,6 +133,33 @@ def _plain_drop_ddl() -> list[str]:
     for rollup in reversed(_ROLLUPS):
         out += [f"DROP VIEW IF EXISTS {rollup}", f"DROP TABLE IF EXISTS {rollup}_state"]
     return out
+
+
+def _hypertable_ddl(p: timescale.TimescalePolicy) -> list[str]:
+    return [
+        "CREATE EXTENSION IF NOT EXISTS timescaledb",
+        f"SELECT create_hypertable('pack_samples', by_range('ts', INTERVAL '{p.chunk_interval}'))",
+        "SELECT create_hypertable('pack_health', "
+        f"by_range('ts', INTERVAL '{p.health_chunk_interval}'))",
+        "ALTER TABLE pack_samples SET (timescaledb.compress, "
+        "timescaledb.compress_segmentby = 'vehicle_id', timescaledb.compress_orderby = 'ts DESC')",
+        f"SELECT add_compression_policy('pack_samples', INTERVAL '{p.compress_after}')",
+        f"SELECT add_retention_policy('pack_samples', INTERVAL '{p.raw_retention}')",
+    ]
+
+
+def _aggregate_policy_ddl(p: timescale.TimescalePolicy) -> list[str]:
+    return [
+        "SELECT add_continuous_aggregate_policy('pack_samples_1m', "
+        f"start_offset => INTERVAL '{p.minute_refresh_start}', "
+        f"end_offset => INTERVAL '{p.minute_refresh_end}', "
+        f"schedule_interval => INTERVAL '{p.minute_refresh_every}')",
+        "SELECT add_continuous_aggregate_policy('pack_samples_1h', "
+        f"start_offset => INTERVAL '{p.hour_refresh_start}', "
+        f"end_offset => INTERVAL '{p.hour_refresh_end}', "
+        f"schedule_interval => INTERVAL '{p.hour_refresh_every}')",
+        f"SELECT add_retention_policy('pack_samples_1m', INTERVAL '{p.minute_retention}')",
+    ]
 
 
 _CONTINUOUS_AGGREGATE_DDL = (
@@ -385,13 +412,13 @@ def upgrade() -> None:
     available = bool(bind.exec_driver_sql(timescale.DETECT_SQL).scalar())
     if timescale.wanted_backend(available) == "timescale":
         policy = timescale.TimescalePolicy.from_env()
-        for stmt in timescale.hypertable_ddl(policy):
+        for stmt in _hypertable_ddl(policy):
             op.execute(stmt)
         # Continuous aggregates cannot be created inside a transaction block.
         with op.get_context().autocommit_block():
             for stmt in _CONTINUOUS_AGGREGATE_DDL:
                 op.execute(stmt)
-            for stmt in timescale.aggregate_policy_ddl(policy):
+            for stmt in _aggregate_policy_ddl(policy):
                 op.execute(stmt)
     else:
         for stmt in _plain_ddl():
