@@ -3,9 +3,12 @@
 A finding is raised afresh on every scoring pass while its predicate holds.
 :class:`ConditionTracker` turns that into onset and end: a condition becomes
 active once its finding has held for ``hold_s`` of vehicle time, and clears
-once it has been absent for ``clear_s``. Event ids are UUID v5 of (vehicle,
-kind, location, onset), all from the vehicle's own clock, so replaying the
-same samples yields the same ids.
+once it has been absent for ``clear_s``. While it is active, a finding more
+severe than any it reported (a partly failed pump whose flow is then lost, a
+pack that then passes 45 degC) is reported again, as active with the new
+severity: the alerts service raises the alert's severity and notifies.
+Event ids are UUID v5 of (vehicle, kind, location, onset, state), all from
+the vehicle's own clock, so replaying the same samples yields the same ids.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class Transition:
     onset_ts: float
     ts: float  # vehicle time of the deciding pass
     finding: Finding
+    raised: bool = False  # an active condition reported again at a higher severity
 
 
 @dataclass
@@ -60,6 +64,7 @@ class _Open:
     last_ts: float
     finding: Finding
     active: bool = False
+    reported: Severity | None = None  # the highest severity reported while active
 
 
 def event_id(vehicle_id: str, kind: str, location: str, onset_ts: float, state: str) -> str:
@@ -95,8 +100,14 @@ class ConditionTracker:
                 cur.finding = f
             if not cur.active and ts - cur.first_ts >= self.hold_s:
                 cur.active = True
+                cur.reported = cur.finding.severity
                 eid = event_id(f.vehicle_id, f.kind.value, f.location, cur.first_ts, "active")
                 out.append(Transition("active", eid, cur.first_ts, ts, cur.finding))
+            elif cur.active and cur.reported and _RANK[f.severity] > _RANK[cur.reported]:
+                cur.reported = f.severity
+                state = f"raised:{f.severity.value}"
+                eid = event_id(f.vehicle_id, f.kind.value, f.location, cur.first_ts, state)
+                out.append(Transition("active", eid, cur.first_ts, ts, f, raised=True))
         for key in [k for k in self._open if k not in present and k[0] in seen]:
             cur = self._open[key]
             ts = seen[key[0]]

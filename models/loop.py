@@ -49,7 +49,7 @@ def run_detector(run: SimRun, detector: Detector) -> tuple[Fleet, list[Decision]
         if t < WARMUP_S:
             return
         for tr in tracker.observe(findings, seen):
-            if tr.state == "active":
+            if tr.state == "active" and not tr.raised:  # onsets; not severity raises
                 out.append(Decision(tr, t))
 
     fleet = detector_passes(run, detector, on_pass)

@@ -1,4 +1,5 @@
-"""End to end on the simulated fleet: a cooling failure becomes one alert, one message, one call.
+"""End to end on the simulated fleet: a cooling failure becomes one alert; each of its changes
+one message and one call.
 
 Six demo buses drive and charge for three hours of vehicle time; BUS-0001's
 coolant pump dies 45 minutes in, just before it comes back nearly empty and
@@ -45,7 +46,9 @@ pytestmark = pytest.mark.integration
 FAULTY = "BUS-0001"
 FAULTS = f"cooling_failure:{FAULTY}@45m:mode=pump:severity=1.0"
 DURATION_S = 3 * 3600.0
-DELIVERED = "SELECT count(*) FROM alert_notifications WHERE state = 'sent'"
+# Some notification queued, and every one queued delivered.
+DELIVERED = """SELECT count(*) > 0 AND count(*) = count(*) FILTER (WHERE state = 'sent')
+FROM alert_notifications"""
 
 
 def _samples() -> list[tuple[bytes, bytes]]:
@@ -56,7 +59,7 @@ def _samples() -> list[tuple[bytes, bytes]]:
             for batch in simulate_samples(cfg, DURATION_S, dt=10.0) for s in batch]  # fmt: skip
 
 
-async def test_a_cooling_failure_on_the_simulated_fleet_is_one_alert_one_message_one_call(
+async def test_a_cooling_failure_on_the_simulated_fleet_is_one_alert_one_message_a_change(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
 ) -> None:
     await prepare(database)
@@ -83,7 +86,7 @@ async def test_a_cooling_failure_on_the_simulated_fleet_is_one_alert_one_message
                 while scorer.samples_scored < len(items) and time.monotonic() < deadline:  # noqa: ASYNC110
                     await asyncio.sleep(0.2)
                 assert scorer.samples_scored == len(items)
-                assert await wait_until(database, DELIVERED, 1) == 1
+                assert await wait_until(database, DELIVERED, True) is True
                 await asyncio.sleep(2.0)  # time for any (wrong) second alert, message or call
             finally:
                 stop.set()
@@ -92,11 +95,17 @@ async def test_a_cooling_failure_on_the_simulated_fleet_is_one_alert_one_message
 
     rows = await fetch(database, "SELECT vehicle_id, kind, severity, state FROM alerts")
     assert [tuple(r) for r in rows] == [(FAULTY, "cooling_failure", "critical", "open")]
-    assert len(messages) == 1
-    key, msg, _ = messages[0]
-    assert key == FAULTY.encode() and msg.state is AlertState.OPEN
-    assert msg.kind is AnomalyKind.COOLING_FAILURE and msg.severity is Severity.CRITICAL
-    assert len(hook.received) == 1
-    body = hook.received[0][1]
+    # The detector reports the failure when it first holds: critical if the flow is
+    # already lost by then, else a warning (the pump's flow falling) raised to
+    # critical when it is. Scoring passes follow the broker's fetches, so either
+    # happens; each change is one message and one call, the last one critical.
+    severities = [msg.severity for _, msg, _ in messages]
+    assert severities in ([Severity.CRITICAL], [Severity.WARNING, Severity.CRITICAL])
+    for key, msg, _ in messages:
+        assert key == FAULTY.encode() and msg.state is AlertState.OPEN
+        assert msg.kind is AnomalyKind.COOLING_FAILURE
+    assert len(hook.received) == len(messages)
+    assert len({k for k, _ in hook.received}) == len(messages)  # no call twice
+    body = hook.received[-1][1]
     assert body["vehicle_id"] == FAULTY and body["severity"] == "critical"
     assert body["evidence"]["coolant_dt_c"] >= body["evidence"]["coolant_dt_limit_c"]

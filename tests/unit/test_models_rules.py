@@ -91,6 +91,32 @@ def test_tracker_holds_clears_and_ids_are_deterministic() -> None:
     assert again.observe([f], {"BUS-1": 60.0})[0].event_id == on[0].event_id
 
 
+def test_a_condition_that_grows_more_severe_is_reported_again_once_per_level() -> None:
+    warn = Finding("BUS-1", AnomalyKind.COOLING_FAILURE, Severity.WARNING, 0.9, "m")
+    crit = Finding("BUS-1", AnomalyKind.COOLING_FAILURE, Severity.CRITICAL, 0.9, "m")
+    tr = ConditionTracker(hold_s=60, clear_s=300)
+    tr.observe([warn], {"BUS-1": 0.0})
+    on = tr.observe([warn], {"BUS-1": 60.0})
+    assert [(x.state, x.finding.severity) for x in on] == [("active", Severity.WARNING)]
+    raised = tr.observe([crit], {"BUS-1": 70.0})
+    assert [(x.state, x.finding.severity, x.onset_ts) for x in raised] == [
+        ("active", Severity.CRITICAL, 0.0)
+    ]
+    assert raised[0].event_id == event_id(
+        "BUS-1", "cooling_failure", "pack", 0.0, "raised:critical"
+    )
+    assert raised[0].event_id != on[0].event_id and raised[0].raised and not on[0].raised
+    # The same level again, or a lower one, is nothing new.
+    assert tr.observe([crit], {"BUS-1": 80.0}) == []
+    assert tr.observe([warn], {"BUS-1": 90.0}) == []
+    assert [x.state for x in tr.observe([], {"BUS-1": 400.0})] == ["cleared"]
+    # A condition that starts critical is reported once.
+    fresh = ConditionTracker(hold_s=60, clear_s=300)
+    fresh.observe([crit], {"BUS-1": 0.0})
+    assert len(fresh.observe([crit], {"BUS-1": 60.0})) == 1
+    assert fresh.observe([crit], {"BUS-1": 70.0}) == []
+
+
 def test_a_class_calibrated_up_to_the_ceiling_is_left_to_the_physics_checks() -> None:
     from models.detector import OFF, thresholds_of
     from models.onnx_io import Model

@@ -62,5 +62,7 @@ def test_a_healthy_pack_shedding_its_stored_heat_is_no_cooling_failure() -> None
 def test_a_pump_that_fails_on_a_warm_pack_is_still_found() -> None:
     events = _cooling_events("cooling_failure:BUS-0001@45m:mode=pump:severity=1.0", 90, 100)
     start = datetime(2026, 5, 4, 11, tzinfo=UTC).timestamp()
-    assert [v for v, _, _ in events] == ["BUS-0001"]
+    # Found as the pump's flow falls (a warning), raised to critical once it is lost.
+    assert [(v, sev) for v, sev, _ in events] == [("BUS-0001", "warning"), ("BUS-0001", "critical")]
     assert events[0][2] - start - 45 * 60 < 20 * 60  # within 20 minutes of the failure
+    assert events[1][2] > events[0][2]
