@@ -1,7 +1,8 @@
 """Event messages derived from telemetry: anomalies, alert changes, health scores.
 
 - :class:`AnomalyEvent` (topic ``pack.anomalies.v1``): a detector saw a
-  condition start (``state="active"``) or end (``state="cleared"``).
+  condition start (``state="active"``), grow more severe (``"active"`` again,
+  ``raised=true``) or end (``state="cleared"``).
 - :class:`AlertEvent` (topic ``pack.alerts.v1``): one alert changed lifecycle
   state; exactly one message per change, deduplicated on ``idempotency_key``.
 - :class:`HealthScore` (table ``pack_health``): the state-of-health estimate of
@@ -54,6 +55,15 @@ class AnomalyEvent(msgspec.Struct, kw_only=True, frozen=True):
     model_version: Annotated[
         str, _M(description="Model or rule-set version that produced it, e.g. 'rules-1'")
     ]
+    raised: Annotated[
+        bool,
+        _M(
+            description=(
+                "true: the condition was already active and is reported again because it grew"
+                " more severe (same onset, its own event id); false: its onset, or its end"
+            )
+        ),
+    ] = False
 
 
 class AlertEvent(msgspec.Struct, kw_only=True, frozen=True):

@@ -9,6 +9,13 @@ One alert exists per (vehicle, kind, location) at a time::
 
     resolved / auto_resolved ──active within reopen_holdoff──► open (same alert)
 
+An active event more severe than a live alert raises its severity
+(``severity_raised``, notified). A raised event (``AnomalyEvent.raised``: the
+condition never ended, it grew worse) on a resolved alert is treated like a
+return: within the hold-off it reopens the alert, saying so, and past it opens
+a new one. Someone resolved the alert while the fault was still there, and
+the fault has got worse since: that is worth a call.
+
 The condition (what the detector last said: active or cleared) is tracked
 beside the state and is not itself a state change: a condition that toggles
 every few seconds keeps one open alert and produces no messages (the flapping
@@ -249,7 +256,11 @@ def on_event(
             last_event_id=ev.event_id,
             evidence=dict(ev.evidence),
         )
-        comment = f"condition returned within the {policy.reopen_holdoff} hold-off"
+        if ev.raised:  # the condition never ended: it grew worse after the resolution
+            comment = (f"detector reported {ev.severity.value} within the"
+                       f" {policy.reopen_holdoff} hold-off")  # fmt: skip
+        else:
+            comment = f"condition returned within the {policy.reopen_holdoff} hold-off"
         reopened = Change(after, alert.state, "reopened", SYSTEM, ev.ts, comment, notify=True)
         return Decision("reopened", after, (*changes, reopened), touched=True)
     return _update_live(alert, ev, changes)
@@ -270,11 +281,12 @@ def _update_live(alert: Alert, ev: AnomalyEvent, changes: list[Change]) -> Decis
             last_event_at=max(ev.ts, alert.last_event_at),
             last_event_id=ev.event_id,
             evidence=dict(ev.evidence) if active else alert.evidence,
+            # What the detector says now, even when escalation already put the
+            # alert at or above it.
+            event_severity=ev.severity if active else alert.event_severity,
         )
     if active and not late and RANK[ev.severity] > RANK[alert.severity]:
-        after = _bump(
-            updated, severity=ev.severity, event_severity=ev.severity, severity_since=ev.ts
-        )
+        after = _bump(updated, severity=ev.severity, severity_since=ev.ts)
         comment = f"detector reported {ev.severity.value}"
         raised = Change(after, alert.state, "severity_raised", SYSTEM, ev.ts, comment, notify=True)
         return Decision("updated", after, (*changes, raised), touched=True)

@@ -180,6 +180,7 @@ class Scorer:
                 "onset_ts": datetime.fromtimestamp(tr.onset_ts, tz=UTC).isoformat(),
             },  # fmt: skip
             model_version=f.source,
+            raised=tr.raised,
         )
 
 

@@ -25,10 +25,12 @@ POLICY = Policy(
 )
 
 
-def ev(s: float, active: bool = True, severity: Severity = Severity.WARNING) -> AnomalyEvent:
+def ev(
+    s: float, active: bool = True, severity: Severity = Severity.WARNING, raised: bool = False
+) -> AnomalyEvent:
     ts = T0 + timedelta(seconds=s)
     return AnomalyEvent(
-        event_id=f"e{s}{active}",
+        event_id=f"e{s}{active}{raised}",
         vehicle_id="BUS-0001",
         ts=ts,
         detected_at=ts,
@@ -38,6 +40,7 @@ def ev(s: float, active: bool = True, severity: Severity = Severity.WARNING) -> 
         cell_index=3,
         score=1.0,
         model_version="rules-1",
+        raised=raised,
     )
 
 
@@ -96,6 +99,35 @@ def test_a_higher_severity_from_the_detector_raises_the_alert() -> None:
     lower = on_event(d.alert, ev(6, severity=Severity.INFO), POLICY, None)
     assert not lower.changes and lower.alert is not None
     assert lower.alert.severity is Severity.CRITICAL
+
+
+def test_a_detector_raise_after_escalation_changes_nothing_but_is_recorded() -> None:
+    alert = on_event(None, ev(0), POLICY, None).alert
+    assert alert is not None
+    up = sweep(alert, T0 + timedelta(minutes=6), POLICY, False)
+    assert up is not None and up.after.severity is Severity.CRITICAL
+    d = on_event(up.after, ev(400, severity=Severity.CRITICAL, raised=True), POLICY, None)
+    assert not d.changes and d.touched and d.alert is not None
+    assert d.alert.severity is Severity.CRITICAL and d.alert.version == up.after.version
+    assert d.alert.event_severity is Severity.CRITICAL  # what the detector says now
+
+
+def test_a_raise_after_a_hand_resolution_reopens_within_the_holdoff_else_opens_anew() -> None:
+    alert = on_event(None, ev(0), POLICY, None).alert
+    assert alert is not None
+    done = resolve(alert, "token:a", T0 + timedelta(seconds=30), "false_alarm", None).after
+    worse = on_event(done, ev(100, severity=Severity.CRITICAL, raised=True), POLICY, None)
+    assert worse.outcome == "reopened" and worse.alert is not None
+    assert worse.alert.alert_id == alert.alert_id and worse.alert.reopen_count == 1
+    assert worse.alert.severity is Severity.CRITICAL and worse.alert.state is AlertState.OPEN
+    (change,) = worse.changes
+    assert change.notify and change.previous_state is AlertState.RESOLVED
+    assert change.comment is not None and "detector reported critical" in change.comment
+    returned = on_event(done, ev(100), POLICY, None).changes[0].comment
+    assert returned is not None and "condition returned" in returned
+    late = on_event(done, ev(30 + 601, severity=Severity.CRITICAL, raised=True), POLICY, None)
+    assert late.outcome == "opened" and late.alert is not None
+    assert late.alert.alert_id != alert.alert_id and late.alert.severity is Severity.CRITICAL
 
 
 def test_people_transitions_and_their_refusals() -> None:

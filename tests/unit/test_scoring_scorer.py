@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import numpy as np
 
+from models.detector import SHEDDING_C, shedding_heat
 from schemas.common import AnomalyKind, ConditionState
 from schemas.examples import EXAMPLE_TS, example_pack_sample
 from schemas.limits import PackLimits
@@ -35,8 +37,10 @@ def test_samples_that_do_not_fit_their_pack_are_skipped_not_fatal() -> None:
     assert result.skipped == 1
 
 
-def _cooling_events(faults: str, minutes: float, pass_size: int) -> list[tuple[str, str, float]]:
-    """(vehicle, severity, vehicle time) of the cooling-failure events of six demo
+def _cooling_events(
+    faults: str, minutes: float, pass_size: int
+) -> list[tuple[str, str, float, bool]]:
+    """(vehicle, severity, vehicle time, raised) of the cooling-failure events of six demo
     buses that start warm at low charge (the end-to-end alert test's fleet),
     scored in passes of ``pass_size`` samples."""
     cfg = FleetConfig(buses=6, seed=5, start=datetime(2026, 5, 4, 11, tzinfo=UTC),
@@ -48,7 +52,7 @@ def _cooling_events(faults: str, minutes: float, pass_size: int) -> list[tuple[s
         samples, _ = decode_scoring_samples(items[i : i + pass_size])
         for e in scorer.run_pass(samples).events:
             if e.kind is AnomalyKind.COOLING_FAILURE and e.state is ConditionState.ACTIVE:
-                out.append((e.vehicle_id, e.severity.value, e.ts.timestamp()))
+                out.append((e.vehicle_id, e.severity.value, e.ts.timestamp(), e.raised))
     return out
 
 
@@ -63,6 +67,18 @@ def test_a_pump_that_fails_on_a_warm_pack_is_still_found() -> None:
     events = _cooling_events("cooling_failure:BUS-0001@45m:mode=pump:severity=1.0", 90, 100)
     start = datetime(2026, 5, 4, 11, tzinfo=UTC).timestamp()
     # Found as the pump's flow falls (a warning), raised to critical once it is lost.
-    assert [(v, sev) for v, sev, _ in events] == [("BUS-0001", "warning"), ("BUS-0001", "critical")]
+    assert [(v, sev, raised) for v, sev, _, raised in events] == [
+        ("BUS-0001", "warning", False),
+        ("BUS-0001", "critical", True),
+    ]
     assert events[0][2] - start - 45 * 60 < 20 * 60  # within 20 minutes of the failure
     assert events[1][2] > events[0][2]
+
+
+def test_one_sensor_falling_fast_is_not_a_pack_shedding_heat() -> None:
+    slow = np.full((3, 48), 35.0)
+    fast = slow.copy()
+    fast[0, 7] = 5.0  # one sensor failing: 30 degC under its 10-minute mean
+    fast[1] += 2 * SHEDDING_C  # the whole pack cooling down
+    fast[2, :20] += 4 * SHEDDING_C  # a minority of sensors cooling: not the pack
+    assert shedding_heat(fast, slow).tolist() == [False, True, False]
