@@ -74,13 +74,25 @@ CDT_PER_CRATE2_C = 20.0
 CDT_EXCESS_C = 2.8
 PUMPING_SETTLE_S = 900.0
 #: A pack cooling down gives its stored heat to the coolant on top of its I^2 R:
-#: its sensors' 1-minute mean 0.5 degC under their 10-minute mean is a pack
+#: its median sensor's 1-minute mean 0.5 degC under its 10-minute mean is a pack
 #: cooling by ~0.5 degC in 9 minutes, ~1 kW out of ~1.1 t of cells, ~1.2 degC
 #: of coolant rise at full flow. While it does, the heat balance above does not
 #: hold: a healthy pack that started warm (parked in the sun, or after a hard
 #: run) sheds that heat over the first hour powered, the coolant rising 3-5 degC
 #: over what its load explains (tests/unit/test_scoring_scorer.py).
 SHEDDING_C = -0.5
+
+
+def shedding_heat(
+    t_fast: npt.NDArray[np.float64], t_slow: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Packs (rows) giving stored heat to their coolant: see :data:`SHEDDING_C`.
+
+    Judged on the median sensor, so that one faulty sensor falling fast does
+    not stand in for a pack cooling down, and silence the heat-balance check.
+    """
+    out: npt.NDArray[np.bool_] = np.median(t_fast - t_slow, axis=1) <= SHEDDING_C
+    return out
 
 
 @dataclass
@@ -289,7 +301,7 @@ class Detector:
         flow_lost = pumping & (cdt >= COOLANT_DT_C)
         # Heat balance: the coolant carries the pack's heat, I^2 R / (m cp), so at
         # a given load its rise is inversely proportional to the flow.
-        shedding = (st.t_f[rows] - st.t_s[rows]).mean(axis=1) <= SHEDDING_C
+        shedding = shedding_heat(st.t_f[rows], st.t_s[rows])
         flow_low = pumping & ~shedding & (cdt - CDT_PER_CRATE2_C * st.i2_s[rows] >= CDT_EXCESS_C)
         chiller = st.chill_s[rows] >= CHILLER_SHORT_S
         # Without the expected-temperature model the residual is the whole rise.

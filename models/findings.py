@@ -96,7 +96,10 @@ class ConditionTracker:
             if cur is None:
                 cur = self._open[key] = _Open(ts, ts, f)
             cur.last_ts = ts
-            if _RANK[f.severity] >= _RANK[cur.finding.severity] or not cur.active:
+            # The most severe finding so far (the newest of equals) speaks for
+            # the condition: a hold window that saw a critical pass and then a
+            # warning one becomes active as critical.
+            if _RANK[f.severity] >= _RANK[cur.finding.severity]:
                 cur.finding = f
             if not cur.active and ts - cur.first_ts >= self.hold_s:
                 cur.active = True

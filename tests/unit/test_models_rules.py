@@ -115,6 +115,12 @@ def test_a_condition_that_grows_more_severe_is_reported_again_once_per_level() -
     fresh.observe([crit], {"BUS-1": 0.0})
     assert len(fresh.observe([crit], {"BUS-1": 60.0})) == 1
     assert fresh.observe([crit], {"BUS-1": 70.0}) == []
+    # A hold window that saw it critical, then a warning, becomes active as critical.
+    held = ConditionTracker(hold_s=60, clear_s=300)
+    held.observe([crit], {"BUS-1": 0.0})
+    on = held.observe([warn], {"BUS-1": 60.0})
+    assert [(x.finding.severity, x.raised) for x in on] == [(Severity.CRITICAL, False)]
+    assert held.observe([crit], {"BUS-1": 70.0}) == []
 
 
 def test_a_class_calibrated_up_to_the_ceiling_is_left_to_the_physics_checks() -> None:
