@@ -59,6 +59,7 @@ def facts(change: Change, where: str, links: Links) -> dict[str, Any]:
         "type": "packwatch.alert",
         "idempotency_key": change.idempotency_key,
         "alert_id": str(a.alert_id),
+        "version": a.version,  # receivers keep the highest: calls may arrive out of order
         "action": change.action,
         "title": title(change, where),
         "state": a.state.value,

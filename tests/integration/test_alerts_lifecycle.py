@@ -78,6 +78,43 @@ async def test_replayed_and_duplicated_events_make_one_alert_one_message_one_cal
     assert body["vehicle_url"] == "http://packwatch.test/v1/vehicles/BUS-0001"
 
 
+async def test_a_condition_growing_more_severe_raises_its_alert_one_message_one_call(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
+) -> None:
+    anomalies, alerts = await new_topic("anom", 3), await new_topic("alerts", 3)
+    await prepare(database)
+    t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    onset = event("BUS-0004", t0, severity=Severity.WARNING)
+    worse = event("BUS-0004", t0 + timedelta(minutes=4), event_id="raised:critical", raised=True)
+    async with receiver() as hook:
+        await add_route(database, Route("all", "webhook", "json", hook.url))
+        core, settings = settings_for(
+            kafka_bootstrap, database, anomalies, alerts,
+            clock="event", escalate_warning_after_s=3600.0,
+        )  # fmt: skip
+        async with running(core, settings, Clock("event")):
+            await produce(kafka_bootstrap, anomalies, [onset])
+            assert await wait_until(database, DELIVERED, 1) == 1
+            await produce(kafka_bootstrap, anomalies, [worse, worse])  # and a duplicate
+            assert await wait_until(database, DELIVERED, 2) == 2
+            assert await wait_until(database, SENT, 2) == 2
+            await asyncio.sleep(0.5)  # time for any (wrong) third message or call
+        messages = await read_alerts(kafka_bootstrap, alerts)
+    rows = await fetch(database, "SELECT severity, event_severity, state, version FROM alerts")
+    assert [tuple(r) for r in rows] == [("critical", "critical", "open", 2)]
+    assert [(m.state, m.previous_state, m.severity) for _, m, _ in messages] == [
+        (AlertState.OPEN, None, Severity.WARNING),
+        (AlertState.OPEN, AlertState.OPEN, Severity.CRITICAL),
+    ]
+    assert messages[1][1].comment == "detector reported critical"
+    assert sorted((b["version"], b["action"], b["severity"]) for _, b in hook.received) == [
+        (1, "opened", "warning"),
+        (2, "severity_raised", "critical"),
+    ]
+    audit = await fetch(database, "SELECT action FROM alert_audit ORDER BY version")
+    assert [r["action"] for r in audit] == ["opened", "severity_raised"]
+
+
 async def test_ten_minutes_of_flapping_is_one_alert_and_a_return_reopens_it(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
 ) -> None:

@@ -64,6 +64,7 @@ def event(
     cell: int | None = None,
     sensor: int | None = None,
     event_id: str | None = None,
+    raised: bool = False,
 ) -> AnomalyEvent:
     state = ConditionState.ACTIVE if active else ConditionState.CLEARED
     where = f"c{cell}" if cell is not None else f"s{sensor}"
@@ -81,6 +82,7 @@ def event(
         score=0.93,
         evidence={"coolant_outlet_c": 41.5, "coolant_delta_t_c": 9.8, "threshold_c": 6.0},
         model_version="rules-1",
+        raised=raised,
     )
 
 
