@@ -8,13 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.detector import Detector
-from models.findings import ConditionTracker, Transition
+from models.findings import SCORE_EVERY_S, ConditionTracker, Transition
 from models.simdata import SimRun, build, frames
 from models.soh import SohWindow
 from services.simulator import Fleet
 
 WARMUP_S = 1800.0  # averages need a while to settle after the first sample
-SCORE_EVERY_S = 30.0
 
 
 def detector_passes(

@@ -6,6 +6,13 @@ pass touches the state at a time. A pass groups samples by design, advances the
 packs in rounds (round k holds each pack's k-th new sample, so one pack's
 samples stay in order while the arithmetic runs over all packs at once), then
 runs each ONNX model once for all packs of the pass.
+
+A pass that carries more than :data:`models.findings.SCORE_EVERY_S` of some pack's
+vehicle time (a small fleet's backlog after a restart, a replay) is also scored
+between rounds, each time a pack has advanced that far since it was last
+scored: the hysteresis then sees the findings at the cadence the model card was
+evaluated at, and a condition's onset does not depend on how the broker's
+fetches cut the stream into passes.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import numpy as np
 from models.chemistry import design_by_shape
 from models.detector import Detector
 from models.evaluate import load_detector
-from models.findings import ConditionTracker, Transition
+from models.findings import SCORE_EVERY_S, ConditionTracker, Transition
 from models.frame import Frame
 from models.limits import OPEN_SENSOR_C
 from models.onnx_io import Model, load
@@ -47,6 +54,7 @@ class _Pack:
     design_id: str
     pack_id: str | None
     last_ts: float = -np.inf
+    scored_ts: float = -np.inf  # vehicle time of its sample last scored
     soh: SohWindow | None = None
     next_health_ts: float = -np.inf
 
@@ -101,17 +109,30 @@ class Scorer:
             res.scored += 1
         for design_id, by_pack in per_design.items():
             queues = list(by_pack.values())
-            for k in range(max(len(q[1]) for q in queues)):
+            rounds = max(len(q[1]) for q in queues)
+            for k in range(rounds):
                 batch = [q for q in queues if len(q[1]) > k]
                 samples_k, ts_k = [q[1][k] for q in batch], [q[2][k] for q in batch]
                 f = _frame(design_id, samples_k, ts_k)
                 self.detector.update(f)
                 self._soh_append(f, [q[0] for q in batch])
-        findings, seen = self.detector.score()
-        now = datetime.now(UTC)
-        res.events = [self._event(tr, now) for tr in self.tracker.observe(findings, seen)]
-        res.health = self._health(seen)
+                if k + 1 < rounds and any(
+                    t - q[0].scored_ts >= SCORE_EVERY_S for q, t in zip(batch, ts_k, strict=True)
+                ):
+                    self._score(res)
+        self._score(res)
         return res
+
+    def _score(self, res: PassResult) -> None:
+        """Score the packs advanced since the last call; add their events and health rows."""
+        findings, seen = self.detector.score()
+        if not seen:
+            return
+        for v, t in seen.items():
+            self.packs[v].scored_ts = t
+        now = datetime.now(UTC)
+        res.events.extend(self._event(tr, now) for tr in self.tracker.observe(findings, seen))
+        res.health.extend(self._health(seen))
 
     def _pack(self, s: ScoringSample) -> _Pack | None:
         p = self.packs.get(s.vehicle_id)

@@ -8,6 +8,7 @@ import msgspec
 import numpy as np
 
 from models.detector import SHEDDING_C, shedding_heat
+from models.findings import SCORE_EVERY_S
 from schemas.common import AnomalyKind, ConditionState
 from schemas.examples import EXAMPLE_TS, example_pack_sample
 from schemas.limits import PackLimits
@@ -82,3 +83,17 @@ def test_one_sensor_falling_fast_is_not_a_pack_shedding_heat() -> None:
     fast[1] += 2 * SHEDDING_C  # the whole pack cooling down
     fast[2, :20] += 4 * SHEDDING_C  # a minority of sensors cooling: not the pack
     assert shedding_heat(fast, slow).tolist() == [False, True, False]
+
+
+def test_a_conditions_onset_does_not_depend_on_how_the_stream_is_cut_into_passes() -> None:
+    faults = "cooling_failure:BUS-0001@45m:mode=pump:severity=1.0"
+    # 60 samples a pass: 100 s of each bus's time; 3,000: 5,000 s (a backlog).
+    small, big = _cooling_events(faults, 90, 60), _cooling_events(faults, 90, 3000)
+    assert [(v, sev, raised) for v, sev, _, raised in big] == [
+        (v, sev, raised) for v, sev, _, raised in small
+    ]
+    assert small  # the failure is found at all
+    for (*_, t_small, _), (*_, t_big, _) in zip(small, big, strict=True):
+        # The first finding and the activation each fall on a scoring step, and
+        # where the steps fall depends on where passes end (10 s between samples).
+        assert abs(t_big - t_small) <= 2 * SCORE_EVERY_S + 10.0
