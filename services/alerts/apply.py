@@ -32,7 +32,10 @@ class Clock:
     """``now`` for time-driven changes: the wall clock, or the newest event time seen.
 
     The event clock lets a replay (or a test) drive auto-resolution and
-    escalation by event timestamps rather than by waiting.
+    escalation by event timestamps rather than by waiting. Until it has seen an
+    event it has no time at all (``None``): nothing is due by it yet, and the
+    wall clock in its place would make every alert of a replay overdue the
+    moment the first one is stored.
     """
 
     def __init__(self, mode: str = "wall") -> None:
@@ -43,8 +46,8 @@ class Clock:
         if self._latest is None or ts > self._latest:
             self._latest = ts
 
-    def now(self) -> datetime:
-        if self.mode == "event" and self._latest is not None:
+    def now(self) -> datetime | None:
+        if self.mode == "event":
             return self._latest
         return datetime.now(UTC)
 

@@ -85,7 +85,10 @@ class AlertsService:
             )  # fmt: skip
 
     async def _sweep(self) -> int:
-        made = await self.sweeper.run_once(self.clock.now())
+        now = self.clock.now()
+        if now is None:  # the event clock before any event: nothing is due yet
+            return 0
+        made = await self.sweeper.run_once(now)
         if made:
             self.relay_wake.set()
             self.notify_wake.set()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.common import AlertState, AnomalyKind, Severity
-from services.alerts.apply import Clock
+from services.alerts.apply import Applier, Clock
 from services.alerts.routes_admin import Route
 from tests.conftest import NewTopicFactory
 from tests.integration.test_alerts_support import (
@@ -113,6 +113,29 @@ async def test_a_condition_growing_more_severe_raises_its_alert_one_message_one_
     ]
     audit = await fetch(database, "SELECT action FROM alert_audit ORDER BY version")
     assert [r["action"] for r in audit] == ["opened", "severity_raised"]
+
+
+async def test_the_event_clock_makes_nothing_due_before_it_has_seen_an_event(
+    kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
+) -> None:
+    anomalies, alerts = await new_topic("anom", 3), await new_topic("alerts", 3)
+    await prepare(database)
+    # A replay's warning from a week ago, stored while the service's event clock
+    # has seen nothing (as between the commit of its first batch and the clock's
+    # reading of it): by the wall clock it is long overdue for escalation.
+    week_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7)
+    core, settings = settings_for(kafka_bootstrap, database, anomalies, alerts,
+                                  clock="event", escalate_warning_after_s=1800.0)  # fmt: skip
+    async with running(core, settings) as service:
+        elsewhere = Applier(service.applier.pool, service.applier.policy,
+                            service.applier.links, service.applier.metrics, Clock())  # fmt: skip
+        await elsewhere.apply([event("BUS-0005", week_ago, severity=Severity.WARNING)])
+        for _ in range(5):
+            assert await service._sweep() == 0
+        await asyncio.sleep(3 * settings.sweep_interval_s)  # and the service's own sweeps
+    rows = await fetch(database, "SELECT severity, version FROM alerts")
+    assert [tuple(r) for r in rows] == [("warning", 1)]
+    assert service.clock.now() is None
 
 
 async def test_ten_minutes_of_flapping_is_one_alert_and_a_return_reopens_it(
