@@ -10,6 +10,7 @@ once over all of those packs (one ONNX call per model, never one per message).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -167,12 +168,17 @@ class Detector:
         """Packs updated since the last score, per design (state, latest frame, rows)."""
         return {d: (st, *_latest(st, fs, rs)) for d, (st, fs, rs) in self._pending.items()}
 
-    def score(self) -> tuple[list[Finding], dict[str, float]]:
-        """Findings for the packs updated since the last call, and each pack's pass time."""
+    def score(self, only: Collection[str] | None = None) -> tuple[list[Finding], dict[str, float]]:
+        """Findings for the packs updated since the last call, and each pack's pass time.
+
+        With ``only``, just those of these vehicles; the others stay pending.
+        """
         out: list[Finding] = []
         seen: dict[str, float] = {}
         pend = self.pending()
         self._pending = {}
+        if only is not None:
+            pend = self._split(pend, only)
         sensor_model, pack_model = self.models.get("sensor"), self.models.get("pack")
         for st, f, rows in pend.values():
             for vid, ts in zip(f.vehicle_ids, f.ts_s.tolist(), strict=True):
@@ -199,6 +205,28 @@ class Detector:
                 pp = np.zeros((len(rs), 2), dtype=np.float32)
                 out.extend(self._pack_findings(st, rs, fs, pp, PHYSICS_VERSION))
         return out, seen
+
+    def _split(
+        self,
+        pend: dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]],
+        only: Collection[str],
+    ) -> dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]]:
+        """The part of ``pend`` for vehicles in ``only``; the rest is pending again."""
+        wanted = only if isinstance(only, set | frozenset | dict) else set(only)
+        out = {}
+        for d, (st, f, rows) in pend.items():
+            pick = np.fromiter(
+                (v in wanted for v in f.vehicle_ids), dtype=np.bool_, count=len(rows)
+            )
+            if pick.all():
+                out[d] = (st, f, rows)
+                continue
+            if pick.any():
+                k = np.flatnonzero(pick)
+                out[d] = (st, f.take(k), rows[k])
+            rest = np.flatnonzero(~pick)
+            self._pending[d] = (st, [f.take(rest)], [rows[rest]])
+        return out
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
         ratio = f.insulation_kohm / np.maximum(st.ins_peak[rows], 1e-9)

@@ -102,7 +102,8 @@ class ConditionTracker:
             cur.last_ts = ts
             # The most severe finding so far (the newest of equals) speaks for
             # the condition: a hold window that saw a critical pass and then a
-            # warning one becomes active as critical.
+            # warning one becomes active as critical, with the critical pass's
+            # evidence and score (the event's ts is the deciding pass's).
             if _RANK[f.severity] >= _RANK[cur.finding.severity]:
                 cur.finding = f
             if not cur.active and ts - cur.first_ts >= self.hold_s:

@@ -4,15 +4,15 @@
 and the SoH ring buffer); the service runs it in one worker thread, so only one
 pass touches the state at a time. A pass groups samples by design, advances the
 packs in rounds (round k holds each pack's k-th new sample, so one pack's
-samples stay in order while the arithmetic runs over all packs at once), then
-runs each ONNX model once for all packs of the pass.
+samples stay in order while the arithmetic runs over all packs at once), and
+runs the ONNX models once per scoring step for all packs due in it.
 
-A pass that carries more than :data:`models.findings.SCORE_EVERY_S` of some pack's
-vehicle time (a small fleet's backlog after a restart, a replay) is also scored
-between rounds, each time a pack has advanced that far since it was last
-scored: the hysteresis then sees the findings at the cadence the model card was
-evaluated at, and a condition's onset does not depend on how the broker's
-fetches cut the stream into passes.
+A pack is scored at its first sample in each :data:`models.findings.SCORE_EVERY_S`
+window of its own clock (one sample in 30 s at most): the cadence the model
+card was evaluated at. Which samples those are depends only on the pack's
+samples, not on how the broker's fetches cut the stream into passes, so a
+backlog after a restart, a replay and the live stream raise the same
+conditions at the same times, with the same event ids.
 """
 
 from __future__ import annotations
@@ -51,10 +51,11 @@ class PassResult:
 
 @dataclass
 class _Pack:
+    vehicle_id: str
     design_id: str
     pack_id: str | None
     last_ts: float = -np.inf
-    scored_ts: float = -np.inf  # vehicle time of its sample last scored
+    scored_step: float = -np.inf  # the SCORE_EVERY_S window of its sample last scored
     soh: SohWindow | None = None
     next_health_ts: float = -np.inf
 
@@ -116,20 +117,19 @@ class Scorer:
                 f = _frame(design_id, samples_k, ts_k)
                 self.detector.update(f)
                 self._soh_append(f, [q[0] for q in batch])
-                if k + 1 < rounds and any(
-                    t - q[0].scored_ts >= SCORE_EVERY_S for q, t in zip(batch, ts_k, strict=True)
-                ):
-                    self._score(res)
-        self._score(res)
+                due = set()
+                for q, t in zip(batch, ts_k, strict=True):
+                    step = t // SCORE_EVERY_S
+                    if step > q[0].scored_step:
+                        q[0].scored_step = step
+                        due.add(q[0].vehicle_id)
+                if due:
+                    self._score(res, due)
         return res
 
-    def _score(self, res: PassResult) -> None:
-        """Score the packs advanced since the last call; add their events and health rows."""
-        findings, seen = self.detector.score()
-        if not seen:
-            return
-        for v, t in seen.items():
-            self.packs[v].scored_ts = t
+    def _score(self, res: PassResult, due: set[str]) -> None:
+        """Score the packs of the vehicles ``due``; add their events and health rows."""
+        findings, seen = self.detector.score(only=due)
         now = datetime.now(UTC)
         res.events.extend(self._event(tr, now) for tr in self.tracker.observe(findings, seen))
         res.health.extend(self._health(seen))
@@ -140,7 +140,8 @@ class Scorer:
             d = design_by_shape(s.n_cells, s.n_temps)
             if d is None:
                 return None
-            p = self.packs[s.vehicle_id] = _Pack(d.design_id, s.pack_id, soh=SohWindow(d))
+            p = self.packs[s.vehicle_id] = _Pack(s.vehicle_id, d.design_id, s.pack_id,
+                                                 soh=SohWindow(d))  # fmt: skip
         return p
 
     def _soh_append(self, f: Frame, packs: list[_Pack]) -> None:

@@ -133,6 +133,7 @@ anomaly_events = st.builds(
     score=FINITE,
     evidence=EVIDENCE,
     model_version=IDS,
+    raised=st.booleans(),
 )
 
 alert_events = st.builds(
