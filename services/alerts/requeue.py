@@ -7,7 +7,8 @@ A notification dies when its receiver refused it for good or its attempts ran
 out (:mod:`services.alerts.notify`). Once the receiver is back, or its route
 points somewhere that works (``packwatch alert-routes add`` with the same id),
 ``requeue`` puts the dead ones back in the queue: attempts start again from
-zero, the target is taken from the route as it is now, and the notifier
+zero, the target is taken from the route as it is now (an e-mail's recorded
+recipient with it), and the notifier
 delivers them with the same idempotency key as before (a receiver that did
 get one deduplicates it). The last error stays until a delivery succeeds.
 
@@ -48,8 +49,11 @@ ORDER BY n.notification_id"""
 # The routes of those notifications, held unchanged until the requeue commits.
 LOCK_ROUTES_SQL = "SELECT 1 FROM alert_routes WHERE route_id = ANY($1::text[]) FOR SHARE"
 
+# An e-mail's stored body names its recipient: it follows the target.
 REQUEUE_SQL = """UPDATE alert_notifications AS n SET state = 'pending', attempts = 0,
-    next_attempt_at = now(), target = r.target
+    next_attempt_at = now(), target = r.target,
+    body = CASE WHEN n.format = 'email' THEN jsonb_set(n.body, '{to}', to_jsonb(r.target))
+                ELSE n.body END
 FROM alert_routes AS r
 WHERE n.notification_id = ANY($1::bigint[]) AND n.state = 'dead' AND r.route_id = n.route_id
 RETURNING n.notification_id"""

@@ -163,6 +163,16 @@ async def test_dead_notifications_go_again_once_their_route_is_fixed(
         assert (code, lines) == (0, [f"requeued 2: {ids[1]}, {ids[2]}"])
         await drain(notifier, pool)
 
+        # An e-mail requeued to a new address records that address as its recipient.
+        await add_route(database, Route("depot-mail", "email", "email", "night@example.org"))
+        first_mail = await pool.fetchval("SELECT min(notification_id) FROM alert_notifications "
+                                         "WHERE route_id = 'depot-mail'")  # fmt: skip
+        assert await command("requeue", first_mail) == (0, [f"requeued 1: {first_mail}"])
+        moved = await fetch(database, "SELECT target, body->>'to' AS to FROM alert_notifications "
+                            "WHERE notification_id = $1", first_mail)  # fmt: skip
+        assert [tuple(r) for r in moved] == [("night@example.org", "night@example.org")]
+        await drain(notifier, pool)  # still no e-mail channel: it dies again
+
         # A dead notification whose route is gone stays dead, with the reason.
         await pool.execute("DELETE FROM alert_routes WHERE route_id = 'depot-mail'")
         code, lines = await command("requeue", all_=True)
