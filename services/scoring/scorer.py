@@ -71,7 +71,10 @@ class Scorer:
         hold_s: float = 60.0,
         clear_s: float = 900.0,
         health_every_s: float = 600.0,
+        score_every_s: float = SCORE_EVERY_S,
     ) -> None:
+        # 0 scores every sample (the per-message baseline of load_tests/bench_scoring.py).
+        self.score_every_s = score_every_s
         self.detector: Detector = load_detector(model_dir, threads)
         self.soh_models: dict[str, Model] = {
             n: load(n, SOH_FEATURES, model_dir, threads)
@@ -119,7 +122,7 @@ class Scorer:
                 self._soh_append(f, [q[0] for q in batch])
                 due = set()
                 for q, t in zip(batch, ts_k, strict=True):
-                    step = t // SCORE_EVERY_S
+                    step = t // self.score_every_s if self.score_every_s > 0 else t
                     if step > q[0].scored_step:
                         q[0].scored_step = step
                         due.add(q[0].vehicle_id)
