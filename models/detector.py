@@ -220,12 +220,12 @@ class Detector:
             )
             if pick.all():
                 out[d] = (st, f, rows)
-                continue
-            if pick.any():
-                k = np.flatnonzero(pick)
+            elif not pick.any():
+                self._pending[d] = (st, [f], [rows])
+            else:
+                k, rest = np.flatnonzero(pick), np.flatnonzero(~pick)
                 out[d] = (st, f.take(k), rows[k])
-            rest = np.flatnonzero(~pick)
-            self._pending[d] = (st, [f.take(rest)], [rows[rest]])
+                self._pending[d] = (st, [f.take(rest)], [rows[rest]])
         return out
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
