@@ -168,17 +168,21 @@ class Detector:
         """Packs updated since the last score, per design (state, latest frame, rows)."""
         return {d: (st, *_latest(st, fs, rs)) for d, (st, fs, rs) in self._pending.items()}
 
-    def score(self, only: Collection[str] | None = None) -> tuple[list[Finding], dict[str, float]]:
+    def score(
+        self, only: Collection[str] | None = None, keep_rest: bool = True
+    ) -> tuple[list[Finding], dict[str, float]]:
         """Findings for the packs updated since the last call, and each pack's pass time.
 
-        With ``only``, just those of these vehicles; the others stay pending.
+        With ``only``, just those of these vehicles; the others stay pending,
+        or are dropped with ``keep_rest=False`` (a caller that scores a pack
+        only right after updating it never needs its older samples).
         """
         out: list[Finding] = []
         seen: dict[str, float] = {}
         pend = self.pending()
         self._pending = {}
         if only is not None:
-            pend = self._split(pend, only)
+            pend = self._split(pend, only, keep_rest)
         sensor_model, pack_model = self.models.get("sensor"), self.models.get("pack")
         for st, f, rows in pend.values():
             for vid, ts in zip(f.vehicle_ids, f.ts_s.tolist(), strict=True):
@@ -210,8 +214,10 @@ class Detector:
         self,
         pend: dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]],
         only: Collection[str],
+        keep_rest: bool,
     ) -> dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]]:
-        """The part of ``pend`` for vehicles in ``only``; the rest is pending again."""
+        """The part of ``pend`` for vehicles in ``only``; the rest is pending again
+        (with ``keep_rest``)."""
         wanted = only if isinstance(only, set | frozenset | dict) else set(only)
         out = {}
         for d, (st, f, rows) in pend.items():
@@ -221,11 +227,13 @@ class Detector:
             if pick.all():
                 out[d] = (st, f, rows)
             elif not pick.any():
-                self._pending[d] = (st, [f], [rows])
+                if keep_rest:
+                    self._pending[d] = (st, [f], [rows])
             else:
                 k, rest = np.flatnonzero(pick), np.flatnonzero(~pick)
                 out[d] = (st, f.take(k), rows[k])
-                self._pending[d] = (st, [f.take(rest)], [rows[rest]])
+                if keep_rest:
+                    self._pending[d] = (st, [f.take(rest)], [rows[rest]])
         return out
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:

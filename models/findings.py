@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from schemas.common import AnomalyKind, EvidenceValue, Severity
 
 #: How often findings are taken, in each pack's vehicle time: the evaluation
-#: scores every 30 s (models/loop.py), and the scoring service at least as often.
+#: scores every 30 s (models/loop.py), the scoring service once in every 30 s
+#: window of each pack's clock.
 SCORE_EVERY_S = 30.0
 
 _NS = uuid.UUID("6f1c1d52-6a53-4bb6-8d0e-3b8f5a1c9e21")

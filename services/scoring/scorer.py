@@ -11,8 +11,11 @@ A pack is scored at its first sample in each :data:`models.findings.SCORE_EVERY_
 window of its own clock (one sample in 30 s at most): the cadence the model
 card was evaluated at. Which samples those are depends only on the pack's
 samples, not on how the broker's fetches cut the stream into passes, so a
-backlog after a restart, a replay and the live stream raise the same
-conditions at the same times, with the same event ids.
+backlog, a replay and the live stream raise the same conditions at the same
+times, with the same event ids. That holds for a stream in order per bus (the
+vehicle key keeps each bus on one partition): a sample older than its bus's
+last one is skipped, not scored late. A restarted scorer starts its windows
+afresh, so its events resemble, but need not equal, an uninterrupted run's.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class _Pack:
     design_id: str
     pack_id: str | None
     last_ts: float = -np.inf
-    scored_step: float = -np.inf  # the SCORE_EVERY_S window of its sample last scored
+    scored_ts: float = -np.inf  # vehicle time of its sample last scored
     soh: SohWindow | None = None
     next_health_ts: float = -np.inf
 
@@ -73,7 +76,8 @@ class Scorer:
         health_every_s: float = 600.0,
         score_every_s: float = SCORE_EVERY_S,
     ) -> None:
-        # 0 scores every sample (the per-message baseline of load_tests/bench_scoring.py).
+        # 0 scores every sample (a baseline of load_tests/bench_scoring.py); may
+        # change between passes.
         self.score_every_s = score_every_s
         self.detector: Detector = load_detector(model_dir, threads)
         self.soh_models: dict[str, Model] = {
@@ -122,17 +126,26 @@ class Scorer:
                 self._soh_append(f, [q[0] for q in batch])
                 due = set()
                 for q, t in zip(batch, ts_k, strict=True):
-                    step = t // self.score_every_s if self.score_every_s > 0 else t
-                    if step > q[0].scored_step:
-                        q[0].scored_step = step
+                    if self._due(q[0].scored_ts, t):
+                        q[0].scored_ts = t
                         due.add(q[0].vehicle_id)
                 if due:
                     self._score(res, due)
         return res
 
+    def _due(self, last: float, t: float) -> bool:
+        """Whether a pack last scored at ``last`` is scored at its sample ``t``: the
+        first in a new ``score_every_s`` window of its clock (every sample at 0)."""
+        every = self.score_every_s
+        return every <= 0 or last == -np.inf or t // every > last // every
+
     def _score(self, res: PassResult, due: set[str]) -> None:
-        """Score the packs of the vehicles ``due``; add their events and health rows."""
-        findings, seen = self.detector.score(only=due)
+        """Score the packs of the vehicles ``due``; add their events and health rows.
+
+        A pack is only due right after its update, so the older pending samples
+        of the others are never needed: they are dropped.
+        """
+        findings, seen = self.detector.score(only=due, keep_rest=False)
         now = datetime.now(UTC)
         res.events.extend(self._event(tr, now) for tr in self.tracker.observe(findings, seen))
         res.health.extend(self._health(seen))

@@ -105,3 +105,13 @@ def test_events_and_health_rows_do_not_depend_on_how_the_stream_is_cut_into_pass
     assert len(live[0]) >= 3 and ConditionState.ACTIVE in states and live[1]
     assert run([3000]) == live  # a backlog: 5,000 s of each bus a pass
     assert run([1, 37, 600, 7, 2000]) == live  # whatever the broker's fetches hold
+
+
+def test_samples_of_packs_not_due_do_not_pile_up() -> None:
+    cfg = FleetConfig(buses=6, seed=5, start=datetime(2026, 5, 4, 11, tzinfo=UTC), soc0=0.5)
+    scorer = Scorer(ScoringSettings().model_dir)
+    most = 0
+    for batch in simulate_samples(cfg, 3600.0, dt=10.0):  # one sample a bus a pass, as live
+        scorer.run_pass(decode_scoring_samples([encode(s) for s in batch])[0])
+        most = max(most, sum(len(p[1]) for p in scorer.detector._pending.values()))
+    assert 0 < most <= 3  # the rounds since the last scoring step: 30 s of 10 s samples
