@@ -9,7 +9,7 @@ produced message acknowledged).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -56,10 +56,14 @@ async def open_consumer(
     *,
     group_id: str | None,
     listener: ConsumerRebalanceListener | None = None,
+    bind: Callable[[AIOKafkaConsumer], None] | None = None,
     close_timeout_s: float = 10.0,
     **overrides: Any,
 ) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer subscribed to ``topics`` with auto-commit off.
+
+    ``bind`` receives the consumer before it starts: a ``listener`` that needs
+    it (to seek) has it by the first assignment, which may come during start.
 
     ``auto_offset_reset`` defaults to ``earliest``: a new group reads what is
     already in the topic rather than silently skipping it.
@@ -79,6 +83,8 @@ async def open_consumer(
         consumer = AIOKafkaConsumer(*topics, **options)
     else:
         consumer = AIOKafkaConsumer(**options)
+    if bind is not None:
+        bind(consumer)
     try:
         if listener is not None:
             consumer.subscribe(list(topics), listener=listener)

@@ -19,6 +19,7 @@ from services.scoring.errors import ModelsUnavailable
 from services.scoring.scorer import Scorer
 from services.scoring.service import SERVICE, ScoringService
 from services.scoring.settings import ScoringSettings
+from services.scoring.warm import WarmStart
 
 log = structlog.get_logger(__name__)
 
@@ -44,17 +45,23 @@ async def scoring_service(
             open_pool(core.dsn, min_size=1, max_size=2, application_name="packwatch-scoring")
         )
         producer = await stack.enter_async_context(open_producer(core.bootstrap_servers))
+        warm = WarmStart(core.bootstrap_servers, settings.warmup_s)
+        stack.push_async_callback(warm.close)
         consumer = await stack.enter_async_context(
             open_consumer(
                 core.bootstrap_servers,
                 [settings.topic],
                 group_id=settings.group_id,
+                listener=warm,
+                bind=warm.bind,
                 max_poll_records=settings.batch_max_rows,
                 session_timeout_ms=settings.session_timeout_ms,
                 heartbeat_interval_ms=settings.session_timeout_ms // 5,
             )
         )
-        service = ScoringService(settings, consumer, producer, pool, scorer, metrics, stop.is_set)
+        service = ScoringService(
+            settings, consumer, producer, pool, scorer, metrics, stop.is_set, warm
+        )
         health = Health()
         health.add("database", lambda: ping(pool))
         if settings.metrics_port >= 0:

@@ -15,7 +15,8 @@ backlog, a replay and the live stream raise the same conditions at the same
 times, with the same event ids. That holds for a stream in order per bus (the
 vehicle key keeps each bus on one partition): a sample older than its bus's
 last one is skipped, not scored late. A restarted scorer starts its windows
-afresh, so its events resemble, but need not equal, an uninterrupted run's.
+afresh; the service replays the recent past into them first
+(:mod:`services.scoring.warm`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ Contract of one batch (closed on ``batch_max_rows`` or ``batch_max_ms``):
 
 A crash between 3 and 5 replays the batch: the events carry the same
 deterministic ids, pack_health upserts the same rows.
+
+Records a partition's warm start replays (:mod:`services.scoring.warm`) are
+scored first, in a pass of their own whose events and health rows are
+dropped; their offsets are below the committed one and are not committed.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from services.core.metric_defs import PipelineMetrics
 from services.scoring.samples import decode_scoring_samples
 from services.scoring.scorer import PassResult, Scorer
 from services.scoring.settings import ScoringSettings
+from services.scoring.warm import WarmStart
 from services.scoring.writer import write_health
 
 log = structlog.get_logger(__name__)
@@ -47,8 +52,10 @@ class ScoringService:
         scorer: Scorer,
         metrics: PipelineMetrics,
         stopping: Callable[[], bool],
+        warm: WarmStart | None = None,
     ) -> None:
         self.settings, self.consumer, self.producer = settings, consumer, producer
+        self.warm = warm
         self.pool, self.scorer, self.metrics = pool, scorer, metrics
         self.stopping = stopping
         # One worker: the scorer's state is not shared between threads.
@@ -56,6 +63,7 @@ class ScoringService:
         self.events_sent = 0
         self.health_rows = 0
         self.samples_scored = 0
+        self.samples_warmed = 0  # replayed by a warm start, results dropped
         self.undecodable = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -73,14 +81,26 @@ class ScoringService:
     async def process(self, batch: dict[TopicPartition, list[Any]]) -> PassResult:
         """Steps 1-5 of the module docstring for one fetched batch."""
         offsets: dict[TopicPartition, int] = {}
+        warm: list[bytes] = []
+        live: list[bytes] = []
         for tp, msgs in batch.items():
             self.metrics.messages_in.labels(SERVICE, tp.topic).inc(len(msgs))
-            offsets[tp] = msgs[-1].offset + 1
-        samples, undecodable = decode_scoring_samples(
-            [m.value for msgs in batch.values() for m in msgs]
-        )
-        self.undecodable += undecodable
+            past: list[Any]
+            if self.warm is None:
+                past, now, commit = [], msgs, msgs[-1].offset + 1
+            else:
+                past, now, commit = self.warm.split(tp, msgs)
+            warm += [m.value for m in past]
+            live += [m.value for m in now]
+            if commit is not None:
+                offsets[tp] = commit
         loop = asyncio.get_running_loop()
+        if warm:  # scored for the windows only: its results went out before the restart
+            warmed, _ = decode_scoring_samples(warm)
+            await loop.run_in_executor(self._executor, self.scorer.run_pass, warmed)
+            self.samples_warmed += len(warmed)
+        samples, undecodable = decode_scoring_samples(live)
+        self.undecodable += undecodable
         res = await loop.run_in_executor(self._executor, self.scorer.run_pass, samples)
         futures = [
             await self.producer.send(
@@ -98,7 +118,8 @@ class ScoringService:
             retry_max_s=self.settings.retry_max_s,
         )
         self.metrics.rows_written.labels(SERVICE, "pack_health").inc(len(res.health))
-        await self.consumer.commit(offsets)
+        if offsets:
+            await self.consumer.commit(offsets)
         self.events_sent += len(res.events)
         self.health_rows += len(res.health)
         self.samples_scored += res.scored

@@ -29,6 +29,10 @@ class ScoringSettings(BaseSettings):
     clear_s: float = Field(default=900.0, ge=0)
     # A pack's health is scored at most this often (vehicle time).
     health_every_s: float = Field(default=600.0, ge=1)
+    # History scored again when a partition is taken over (a restart, a
+    # rebalance), so the models judge at once: their 30 minutes, and a margin.
+    # 0: start cold at the committed offset.
+    warmup_s: float = Field(default=2100.0, ge=0)
     session_timeout_ms: int = Field(default=10_000, ge=6000)
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0

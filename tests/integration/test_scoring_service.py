@@ -4,7 +4,9 @@ A simulated bus loses its coolant pump; its samples go through
 telemetry.pack.v1 to the scoring service, which must publish a
 cooling_failure AnomalyEvent (keyed by the bus) and write pack_health. A
 second service in a fresh group replaying the same topic publishes the same
-event ids and no others.
+event ids and no others. A service stopped before the failure and started
+again after it warms its windows up from the topic, and publishes what an
+uninterrupted one does.
 """
 
 from __future__ import annotations
@@ -115,3 +117,39 @@ async def test_cooling_failure_event_health_rows_and_replay(
     both = await _events(kafka_bootstrap, anomalies_topic)
     assert {e.event_id for _, e in both} == {e.event_id for _, e in first}
     assert len(both) == 2 * len(first)
+
+
+async def test_a_restarted_service_warms_up_and_says_what_an_uninterrupted_one_says(
+    kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
+) -> None:
+    await asyncio.to_thread(migrate.upgrade, database)
+    samples_topic = await new_topic("pack", 3)
+    restarted_out, uninterrupted_out = await new_topic("anom", 3), await new_topic("anom", 3)
+    items = await asyncio.to_thread(_samples)
+    # Stopped 40 minutes in, before the pump fails at 45; started again after.
+    cut = 240  # 10 s apart
+    restart_ts = decode_pack_sample(items[cut][1]).ts.timestamp()
+    core = CoreSettings(kafka_bootstrap_servers=kafka_bootstrap, database_url=database)
+
+    def settings(group: str, out: str) -> ScoringSettings:
+        return ScoringSettings(topic=samples_topic, anomalies_topic=out, group_id=group,
+                               metrics_port=-1, batch_max_ms=100)  # fmt: skip
+
+    await produce(kafka_bootstrap, samples_topic, items[:cut])
+    async with _running(core, settings("restarted", restarted_out)) as svc:
+        await _drain(svc, cut)
+        assert (svc.samples_scored, svc.samples_warmed) == (cut, 0)  # a new group: cold
+    await produce(kafka_bootstrap, samples_topic, items[cut:])
+    async with _running(core, settings("restarted", restarted_out)) as svc:
+        await _drain(svc, len(items) - cut)
+        # The 40 minutes before its committed offset scored again, their results dropped.
+        assert (svc.samples_scored, svc.samples_warmed) == (len(items) - cut, cut)
+    async with _running(core, settings("uninterrupted", uninterrupted_out)) as svc:
+        await _drain(svc, len(items))
+    restarted = await _events(kafka_bootstrap, restarted_out)
+    uninterrupted = await _events(kafka_bootstrap, uninterrupted_out)
+    cooling = [e for _, e in uninterrupted if e.kind.value == "cooling_failure"]
+    # Found within 30 minutes of the restart: a cold scorer's models and cooling
+    # checks would still be waiting for their history then.
+    assert cooling and cooling[0].ts.timestamp() - restart_ts < 1800
+    assert sorted(e.event_id for _, e in restarted) == sorted(e.event_id for _, e in uninterrupted)
