@@ -46,7 +46,6 @@ async def scoring_service(
         )
         producer = await stack.enter_async_context(open_producer(core.bootstrap_servers))
         warm = WarmStart(core.bootstrap_servers, settings.warmup_s)
-        stack.push_async_callback(warm.close)
         consumer = await stack.enter_async_context(
             open_consumer(
                 core.bootstrap_servers,

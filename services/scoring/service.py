@@ -29,6 +29,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.messages import encode
+from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
 from services.scoring.samples import decode_scoring_samples
 from services.scoring.scorer import PassResult, Scorer
@@ -70,6 +71,8 @@ class ScoringService:
         """Consume until ``stop`` is set."""
         try:
             while not stop.is_set():
+                if self.warm is not None:
+                    await self.warm.rewind()  # partitions assigned since the last fetch
                 batch = await self.consumer.getmany(
                     timeout_ms=self.settings.batch_max_ms, max_records=self.settings.batch_max_rows
                 )
@@ -118,8 +121,7 @@ class ScoringService:
             retry_max_s=self.settings.retry_max_s,
         )
         self.metrics.rows_written.labels(SERVICE, "pack_health").inc(len(res.health))
-        if offsets:
-            await self.consumer.commit(offsets)
+        await commit_owned(self.consumer, offsets)
         self.events_sent += len(res.events)
         self.health_rows += len(res.health)
         self.samples_scored += res.scored

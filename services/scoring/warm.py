@@ -6,28 +6,32 @@ empty at the committed position: the models judge a pack only once it has
 ``SETTLE_S`` (30 minutes) of history, and the cooling checks wait for the pump
 to have run 15 minutes, so for half an hour a fault would go unseen.
 
-On assignment, :class:`WarmStart` rewinds each partition new to this process
-that has a committed position to ``warmup_s`` before it: it reads the
-timestamp of the record just before the committed offset, and seeks to the
-first offset at or after that time less ``warmup_s`` (``offsets_for_times``).
-Record timestamps are the producers' clocks: for a stream produced live they
-follow the buses', for a topic filled at once the whole topic is one instant
-and the warm-up replays it from the start. The records between there and
-the committed offset are scored again to fill the windows; their events and
-health rows were published before and are dropped, and no offset below the
-committed one is ever committed. Because a pack is scored on a fixed grid of
-its own clock, what the scorer says after the warm-up is what it would have
-said without the restart, as far as the replayed history reaches
-(``tests/integration/test_scoring_service.py``). A partition this process held
-before a rebalance keeps its windows and is not rewound.
+On assignment the listener only pauses the partitions (rebalance callbacks
+run while the member sends no heartbeats, so nothing slow happens there). The
+service then calls :meth:`WarmStart.rewind` before its next fetch: each paused
+partition whose committed position lies beyond what this process has scored
+of it (a restart, a partition taken over) is rewound to ``warmup_s`` before
+that position. The timestamp of the record just before the committed offset
+is read, and the consumer seeks to the first offset at or after that time
+less ``warmup_s`` (``offsets_for_times``), at most ``max_records`` back. Record
+timestamps are the producers' clocks: for a stream produced live they follow
+the buses'; a topic filled at once is one instant, replayed from its start.
+The records between there and the committed offset are scored again to fill
+the windows; their events and health rows were published before and are
+dropped, and no offset below the committed one is ever committed. Because a
+pack is scored on a fixed grid of its own clock, what the scorer says after
+the warm-up is what it would have said without the restart, as far as the
+replayed history reaches (``tests/integration/test_scoring_service.py``). A
+partition this process keeps across a rebalance is resumed where it was.
 
-Best effort: a partition whose rewind fails (the timestamp cannot be read,
-the broker has no offset for the time) starts cold at its committed offset,
-as it did before, with a warning.
+Best effort: a partition whose rewind fails or times out (the timestamp
+cannot be read, the broker has no offset for the time) starts cold at its
+committed offset, as it did before, with a warning.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from typing import Any
 
@@ -38,16 +42,29 @@ log = structlog.get_logger(__name__)
 
 
 class WarmStart(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Rewinds assigned partitions; ``until`` holds where each one's warm-up ends."""
+    """Pauses assigned partitions, rewinds the new ones; ``until`` holds where each
+    one's warm-up ends."""
 
-    def __init__(self, bootstrap: str, warmup_s: float, probe_timeout_ms: int = 3000) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        warmup_s: float,
+        *,
+        max_records: int = 2_000_000,
+        probe_timeout_ms: int = 3000,
+        rewind_timeout_s: float = 30.0,
+    ) -> None:
         self.bootstrap = bootstrap
         self.warmup_ms = int(warmup_s * 1000)
+        self.max_records = max_records
         self.probe_timeout_ms = probe_timeout_ms
-        self.consumer: AIOKafkaConsumer | None = None  # set once the consumer exists
+        self.rewind_timeout_s = rewind_timeout_s
+        self.consumer: AIOKafkaConsumer | None = None  # given before the consumer starts
         self.until: dict[TopicPartition, int] = {}
-        self._held: set[TopicPartition] = set()
-        self._probe: AIOKafkaConsumer | None = None
+        self.pending: set[TopicPartition] = set()  # paused, waiting for rewind()
+        # Per partition, the offset after the last record given to the scorer.
+        self.scored_through: dict[TopicPartition, int] = {}
+        self._generation = 0
 
     def bind(self, consumer: AIOKafkaConsumer) -> None:
         """The consumer whose partitions this rewinds (given before it starts)."""
@@ -56,50 +73,73 @@ class WarmStart(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
         for tp in revoked:
             self.until.pop(tp, None)
-        # A rebalance revokes every partition and assigns them again: those this
-        # process keeps have their windows here already, and go on where they were.
-        self._held = set(revoked)
+            self.pending.discard(tp)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        consumer = self.consumer
-        new = [tp for tp in assigned if tp not in self._held]
-        if self.warmup_ms <= 0 or consumer is None or not new:
+        self._generation += 1
+        if self.warmup_ms <= 0 or self.consumer is None or not assigned:
             return
-        # Paused before the first await: the fetcher starts at the committed
+        # Paused before anything else: the fetcher starts at the committed
         # offsets as soon as the assignment exists, and a record from there
         # scored before the warm-up would leave the windows' history out.
-        consumer.pause(*new)
+        self.consumer.pause(*assigned)
+        self.pending |= set(assigned)
+
+    async def rewind(self) -> None:
+        """Rewind the paused partitions that need it, then resume them all."""
+        consumer = self.consumer
+        if consumer is None or not self.pending:
+            return
+        generation = self._generation
+        todo = sorted(self.pending & consumer.assignment(), key=str)
+        self.pending.clear()
+        probe: AIOKafkaConsumer | None = None
         try:
-            for tp in new:
+            for tp in todo:
                 try:
-                    await self._rewind(consumer, tp)
+                    probe = await asyncio.wait_for(
+                        self._rewind(consumer, tp, probe), self.rewind_timeout_s
+                    )
                 except Exception as exc:  # noqa: BLE001 - the fallback is a cold start
                     log.warning("scoring_warmup_skipped", topic=tp.topic, partition=tp.partition,
                                 error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+                    self.until.pop(tp, None)
         finally:
-            consumer.resume(*new)
+            if probe is not None:
+                await probe.stop()
+        if generation != self._generation:
+            return  # reassigned meanwhile: the new assignment paused them again
+        consumer.resume(*[tp for tp in todo if tp in consumer.assignment()])
 
-    async def _rewind(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+    async def _rewind(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, probe: AIOKafkaConsumer | None
+    ) -> AIOKafkaConsumer | None:
+        """Seek ``tp`` back if this process has not scored up to its committed offset."""
         committed = await consumer.committed(tp)
-        if not committed:
-            return  # a new group, or nothing consumed yet: nothing to warm up from
-        ts = await self._timestamp_before(tp, committed)
+        if not committed or self.scored_through.get(tp, -1) >= committed:
+            return probe  # nothing consumed yet, or the windows are current
+        if probe is None:
+            probe = await self._prober()
+        ts = await self._timestamp_before(probe, tp, committed)
         if ts is None:
             log.warning("scoring_warmup_skipped", topic=tp.topic, partition=tp.partition,
                         error="no record before the committed offset")  # fmt: skip
-            return
+            return probe
         found = await consumer.offsets_for_times({tp: max(0, ts - self.warmup_ms)})
         start = found.get(tp)
         if start is None or start.offset >= committed:
-            return
-        consumer.seek(tp, start.offset)
+            return probe
+        first = max(start.offset, committed - self.max_records)
+        consumer.seek(tp, first)
         self.until[tp] = committed
         log.info("scoring_warmup", topic=tp.topic, partition=tp.partition,
-                 from_offset=start.offset, to_offset=committed)  # fmt: skip
+                 from_offset=first, to_offset=committed)  # fmt: skip
+        return probe
 
-    async def _timestamp_before(self, tp: TopicPartition, committed: int) -> int | None:
+    async def _timestamp_before(
+        self, probe: AIOKafkaConsumer, tp: TopicPartition, committed: int
+    ) -> int | None:
         """Timestamp (ms) of the last record before ``committed`` on ``tp``."""
-        probe = await self._prober()
         probe.assign([tp])
         probe.seek(tp, max(0, committed - 1))
         batch = await probe.getmany(tp, timeout_ms=self.probe_timeout_ms, max_records=1)
@@ -111,27 +151,25 @@ class WarmStart(ConsumerRebalanceListener):  # type: ignore[misc]
         return int(records[-1].timestamp) if records else None
 
     async def _prober(self) -> AIOKafkaConsumer:
-        if self._probe is None:
-            probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                     enable_auto_commit=False,
-                                     isolation_level="read_committed")  # fmt: skip
+        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                 enable_auto_commit=False, auto_offset_reset="none",
+                                 isolation_level="read_committed")  # fmt: skip
+        try:
             await probe.start()
-            self._probe = probe
-        return self._probe
-
-    async def close(self) -> None:
-        if self._probe is not None:
-            await self._probe.stop()
-            self._probe = None
+        except BaseException:
+            await probe.stop()
+            raise
+        return probe
 
     def split(self, tp: TopicPartition, msgs: list[Any]) -> tuple[list[Any], list[Any], int | None]:
         """``msgs`` of ``tp`` as (warm-up, live, offset to commit or None)."""
+        end = msgs[-1].offset + 1
+        self.scored_through[tp] = max(end, self.scored_through.get(tp, -1))
         until = self.until.get(tp)
         if until is None:
-            return [], msgs, msgs[-1].offset + 1
+            return [], msgs, end
         warm = [m for m in msgs if m.offset < until]
         live = msgs[len(warm) :]
-        end = msgs[-1].offset + 1
         if end >= until:
             del self.until[tp]
         return warm, live, end if end > until else None

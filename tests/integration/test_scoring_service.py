@@ -6,7 +6,8 @@ cooling_failure AnomalyEvent (keyed by the bus) and write pack_health. A
 second service in a fresh group replaying the same topic publishes the same
 event ids and no others. A service stopped before the failure and started
 again after it warms its windows up from the topic, and publishes what an
-uninterrupted one does.
+uninterrupted one does; so do two members sharing the partitions after the
+second joins mid-stream (the first rewinds nothing it kept).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
 
 from schemas.db import migrate
 from schemas.events import AnomalyEvent
@@ -46,6 +48,17 @@ def _samples() -> list[tuple[bytes, bytes]]:
     )
     return [(s.vehicle_id.encode(), encode(s))
             for batch in simulate_samples(cfg, DURATION_S, dt=10.0) for s in batch]  # fmt: skip
+
+
+def _settings(samples: str, group: str, anomalies: str) -> ScoringSettings:
+    return ScoringSettings(topic=samples, anomalies_topic=anomalies, group_id=group,
+                           metrics_port=-1, batch_max_ms=100)  # fmt: skip
+
+
+async def _two_runs(database: str, new_topic: NewTopicFactory) -> tuple[str, str, str]:
+    """A migrated database; a samples topic and an anomalies topic for each of two runs."""
+    await asyncio.to_thread(migrate.upgrade, database)
+    return await new_topic("pack", 3), await new_topic("anom", 3), await new_topic("anom", 3)
 
 
 @asynccontextmanager
@@ -88,8 +101,7 @@ async def test_cooling_failure_event_health_rows_and_replay(
     core = CoreSettings(kafka_bootstrap_servers=kafka_bootstrap, database_url=database)
 
     def settings(group: str) -> ScoringSettings:
-        return ScoringSettings(topic=samples_topic, anomalies_topic=anomalies_topic,
-                               group_id=group, metrics_port=-1, batch_max_ms=100)  # fmt: skip
+        return _settings(samples_topic, group, anomalies_topic)
 
     async with _running(core, settings("score-a")) as svc:
         await _drain(svc, len(items))
@@ -122,29 +134,23 @@ async def test_cooling_failure_event_health_rows_and_replay(
 async def test_a_restarted_service_warms_up_and_says_what_an_uninterrupted_one_says(
     kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
 ) -> None:
-    await asyncio.to_thread(migrate.upgrade, database)
-    samples_topic = await new_topic("pack", 3)
-    restarted_out, uninterrupted_out = await new_topic("anom", 3), await new_topic("anom", 3)
+    samples_topic, restarted_out, uninterrupted_out = await _two_runs(database, new_topic)
     items = await asyncio.to_thread(_samples)
     # Stopped 40 minutes in, before the pump fails at 45; started again after.
     cut = 240  # 10 s apart
     restart_ts = decode_pack_sample(items[cut][1]).ts.timestamp()
     core = CoreSettings(kafka_bootstrap_servers=kafka_bootstrap, database_url=database)
 
-    def settings(group: str, out: str) -> ScoringSettings:
-        return ScoringSettings(topic=samples_topic, anomalies_topic=out, group_id=group,
-                               metrics_port=-1, batch_max_ms=100)  # fmt: skip
-
     await produce(kafka_bootstrap, samples_topic, items[:cut])
-    async with _running(core, settings("restarted", restarted_out)) as svc:
+    async with _running(core, _settings(samples_topic, "restarted", restarted_out)) as svc:
         await _drain(svc, cut)
         assert (svc.samples_scored, svc.samples_warmed) == (cut, 0)  # a new group: cold
     await produce(kafka_bootstrap, samples_topic, items[cut:])
-    async with _running(core, settings("restarted", restarted_out)) as svc:
+    async with _running(core, _settings(samples_topic, "restarted", restarted_out)) as svc:
         await _drain(svc, len(items) - cut)
         # The 40 minutes before its committed offset scored again, their results dropped.
         assert (svc.samples_scored, svc.samples_warmed) == (len(items) - cut, cut)
-    async with _running(core, settings("uninterrupted", uninterrupted_out)) as svc:
+    async with _running(core, _settings(samples_topic, "uninterrupted", uninterrupted_out)) as svc:
         await _drain(svc, len(items))
     restarted = await _events(kafka_bootstrap, restarted_out)
     uninterrupted = await _events(kafka_bootstrap, uninterrupted_out)
@@ -153,3 +159,46 @@ async def test_a_restarted_service_warms_up_and_says_what_an_uninterrupted_one_s
     # checks would still be waiting for their history then.
     assert cooling and cooling[0].ts.timestamp() - restart_ts < 1800
     assert sorted(e.event_id for _, e in restarted) == sorted(e.event_id for _, e in uninterrupted)
+
+
+async def test_a_member_joining_warms_up_what_it_takes_over_and_the_other_goes_on(
+    kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
+) -> None:
+    samples_topic, shared_out, uninterrupted_out = await _two_runs(database, new_topic)
+    cfg = FleetConfig(buses=6, seed=5, start=datetime(2026, 5, 4, 11, tzinfo=UTC),
+                      faults=FAULTS, soc0=0.15)  # fmt: skip
+    items = [(s.vehicle_id.encode(), encode(s))
+             for b in simulate_samples(cfg, 2 * 3600.0, dt=10.0) for s in b]  # fmt: skip
+    cut = 6 * 240  # 40 minutes of six buses, before the pump fails at 45
+    core = CoreSettings(kafka_bootstrap_servers=kafka_bootstrap, database_url=database)
+
+    await produce(kafka_bootstrap, samples_topic, items[:cut])
+    async with open_consumer(kafka_bootstrap, [], group_id=None) as c:
+        before = await c.end_offsets([TopicPartition(samples_topic, p) for p in range(3)])
+    async with _running(core, _settings(samples_topic, "shared", shared_out)) as first:
+        await _drain(first, cut)
+        async with _running(core, _settings(samples_topic, "shared", shared_out)) as second:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                owned = [svc.consumer.assignment() for svc in (first, second)]
+                if all(owned) and len(owned[0] | owned[1]) == 3:
+                    break
+                await asyncio.sleep(0.2)
+            assert all(owned) and len(owned[0] | owned[1]) == 3  # the partitions shared out
+            await produce(kafka_bootstrap, samples_topic, items[cut:])
+            deadline = time.monotonic() + 90
+            scored = 0
+            while scored < len(items) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                scored = first.samples_scored + second.samples_scored
+            assert scored == len(items)
+            # What it took over is scored again from the start (the topic was filled
+            # at once); the first member kept its windows and rewound nothing.
+            assert second.samples_warmed == sum(before[tp] for tp in owned[1]) > 0
+            assert first.samples_warmed == 0
+    async with _running(core, _settings(samples_topic, "uninterrupted", uninterrupted_out)) as svc:
+        await _drain(svc, len(items))
+    shared = sorted(e.event_id for _, e in await _events(kafka_bootstrap, shared_out))
+    uninterrupted = [e for _, e in await _events(kafka_bootstrap, uninterrupted_out)]
+    assert any(e.kind.value == "cooling_failure" for e in uninterrupted)
+    assert shared == sorted(e.event_id for e in uninterrupted)

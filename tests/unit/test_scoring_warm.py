@@ -31,6 +31,7 @@ def test_records_before_the_committed_offset_warm_up_and_are_never_committed() -
     assert TP not in warm.until  # warmed up: from here on every record is live
     past, live, commit = warm.split(TP, _records(120, 129))
     assert (past, len(live), commit) == ([], 10, 130)
+    assert warm.scored_through[TP] == 130  # a later assignment at 130 or below is not rewound
 
 
 def test_a_batch_ending_at_the_committed_offset_commits_nothing_and_ends_the_warm_up() -> None:
