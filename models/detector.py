@@ -10,7 +10,7 @@ once over all of those packs (one ONNX call per model, never one per message).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,21 +168,19 @@ class Detector:
         """Packs updated since the last score, per design (state, latest frame, rows)."""
         return {d: (st, *_latest(st, fs, rs)) for d, (st, fs, rs) in self._pending.items()}
 
-    def score(
-        self, only: Collection[str] | None = None, keep_rest: bool = True
-    ) -> tuple[list[Finding], dict[str, float]]:
+    def score(self, only: AbstractSet[str] | None = None) -> tuple[list[Finding], dict[str, float]]:
         """Findings for the packs updated since the last call, and each pack's pass time.
 
-        With ``only``, just those of these vehicles; the others stay pending,
-        or are dropped with ``keep_rest=False`` (a caller that scores a pack
-        only right after updating it never needs its older samples).
+        With ``only``, just those of these vehicles. The other packs' samples
+        since the last call are dropped: a caller that scores a pack right after
+        updating it (services.scoring) never needs its older samples.
         """
         out: list[Finding] = []
         seen: dict[str, float] = {}
         pend = self.pending()
         self._pending = {}
         if only is not None:
-            pend = self._split(pend, only, keep_rest)
+            pend = _only(pend, only)
         sensor_model, pack_model = self.models.get("sensor"), self.models.get("pack")
         for st, f, rows in pend.values():
             for vid, ts in zip(f.vehicle_ids, f.ts_s.tolist(), strict=True):
@@ -209,32 +207,6 @@ class Detector:
                 pp = np.zeros((len(rs), 2), dtype=np.float32)
                 out.extend(self._pack_findings(st, rs, fs, pp, PHYSICS_VERSION))
         return out, seen
-
-    def _split(
-        self,
-        pend: dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]],
-        only: Collection[str],
-        keep_rest: bool,
-    ) -> dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]]:
-        """The part of ``pend`` for vehicles in ``only``; the rest is pending again
-        (with ``keep_rest``)."""
-        wanted = only if isinstance(only, set | frozenset | dict) else set(only)
-        out = {}
-        for d, (st, f, rows) in pend.items():
-            pick = np.fromiter(
-                (v in wanted for v in f.vehicle_ids), dtype=np.bool_, count=len(rows)
-            )
-            if pick.all():
-                out[d] = (st, f, rows)
-            elif not pick.any():
-                if keep_rest:
-                    self._pending[d] = (st, [f], [rows])
-            else:
-                k, rest = np.flatnonzero(pick), np.flatnonzero(~pick)
-                out[d] = (st, f.take(k), rows[k])
-                if keep_rest:
-                    self._pending[d] = (st, [f.take(rest)], [rows[rest]])
-        return out
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
         ratio = f.insulation_kohm / np.maximum(st.ins_peak[rows], 1e-9)
@@ -396,6 +368,21 @@ def corroborated(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     out: npt.NDArray[np.float32] = np.stack(
         [np.ones_like(heat), heat, joint, faulty], axis=-1
     ).astype(np.float32)
+    return out
+
+
+def _only(
+    pend: dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]], only: AbstractSet[str]
+) -> dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]]:
+    """The packs of ``pend`` whose vehicles are in ``only``."""
+    out = {}
+    for d, (st, f, rows) in pend.items():
+        pick = np.fromiter((v in only for v in f.vehicle_ids), dtype=np.bool_, count=len(rows))
+        if pick.all():
+            out[d] = (st, f, rows)
+        elif pick.any():
+            k = np.flatnonzero(pick)
+            out[d] = (st, f.take(k), rows[k])
     return out
 
 

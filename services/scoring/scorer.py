@@ -55,7 +55,6 @@ class PassResult:
 
 @dataclass
 class _Pack:
-    vehicle_id: str
     design_id: str
     pack_id: str | None
     last_ts: float = -np.inf
@@ -126,10 +125,10 @@ class Scorer:
                 self.detector.update(f)
                 self._soh_append(f, [q[0] for q in batch])
                 due = set()
-                for q, t in zip(batch, ts_k, strict=True):
+                for q, sample, t in zip(batch, samples_k, ts_k, strict=True):
                     if self._due(q[0].scored_ts, t):
                         q[0].scored_ts = t
-                        due.add(q[0].vehicle_id)
+                        due.add(sample.vehicle_id)
                 if due:
                     self._score(res, due)
         return res
@@ -141,12 +140,8 @@ class Scorer:
         return every <= 0 or last == -np.inf or t // every > last // every
 
     def _score(self, res: PassResult, due: set[str]) -> None:
-        """Score the packs of the vehicles ``due``; add their events and health rows.
-
-        A pack is only due right after its update, so the older pending samples
-        of the others are never needed: they are dropped.
-        """
-        findings, seen = self.detector.score(only=due, keep_rest=False)
+        """Score the packs of the vehicles ``due``; add their events and health rows."""
+        findings, seen = self.detector.score(only=due)
         now = datetime.now(UTC)
         res.events.extend(self._event(tr, now) for tr in self.tracker.observe(findings, seen))
         res.health.extend(self._health(seen))
@@ -157,8 +152,7 @@ class Scorer:
             d = design_by_shape(s.n_cells, s.n_temps)
             if d is None:
                 return None
-            p = self.packs[s.vehicle_id] = _Pack(s.vehicle_id, d.design_id, s.pack_id,
-                                                 soh=SohWindow(d))  # fmt: skip
+            p = self.packs[s.vehicle_id] = _Pack(d.design_id, s.pack_id, soh=SohWindow(d))
         return p
 
     def _soh_append(self, f: Frame, packs: list[_Pack]) -> None:

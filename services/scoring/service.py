@@ -53,7 +53,7 @@ class ScoringService:
         scorer: Scorer,
         metrics: PipelineMetrics,
         stopping: Callable[[], bool],
-        warm: WarmStart | None = None,
+        warm: WarmStart,
     ) -> None:
         self.settings, self.consumer, self.producer = settings, consumer, producer
         self.warm = warm
@@ -71,8 +71,7 @@ class ScoringService:
         """Consume until ``stop`` is set."""
         try:
             while not stop.is_set():
-                if self.warm is not None:
-                    await self.warm.rewind()  # partitions assigned since the last fetch
+                await self.warm.rewind()  # partitions assigned since the last fetch
                 batch = await self.consumer.getmany(
                     timeout_ms=self.settings.batch_max_ms, max_records=self.settings.batch_max_rows
                 )
@@ -88,11 +87,7 @@ class ScoringService:
         live: list[bytes] = []
         for tp, msgs in batch.items():
             self.metrics.messages_in.labels(SERVICE, tp.topic).inc(len(msgs))
-            past: list[Any]
-            if self.warm is None:
-                past, now, commit = [], msgs, msgs[-1].offset + 1
-            else:
-                past, now, commit = self.warm.split(tp, msgs)
+            past, now, commit = self.warm.split(tp, msgs)
             warm += [m.value for m in past]
             live += [m.value for m in now]
             if commit is not None:

@@ -65,6 +65,7 @@ class WarmStart(ConsumerRebalanceListener):  # type: ignore[misc]
         # Per partition, the offset after the last record given to the scorer.
         self.scored_through: dict[TopicPartition, int] = {}
         self._generation = 0
+        self._probe: AIOKafkaConsumer | None = None  # reads timestamps, for one rewind()
 
     def bind(self, consumer: AIOKafkaConsumer) -> None:
         """The consumer whose partitions this rewinds (given before it starts)."""
@@ -93,73 +94,60 @@ class WarmStart(ConsumerRebalanceListener):  # type: ignore[misc]
         generation = self._generation
         todo = sorted(self.pending & consumer.assignment(), key=str)
         self.pending.clear()
-        probe: AIOKafkaConsumer | None = None
         try:
             for tp in todo:
                 try:
-                    probe = await asyncio.wait_for(
-                        self._rewind(consumer, tp, probe), self.rewind_timeout_s
-                    )
+                    await asyncio.wait_for(self._rewind(consumer, tp), self.rewind_timeout_s)
                 except Exception as exc:  # noqa: BLE001 - the fallback is a cold start
                     log.warning("scoring_warmup_skipped", topic=tp.topic, partition=tp.partition,
                                 error=f"{type(exc).__name__}: {exc}")  # fmt: skip
                     self.until.pop(tp, None)
         finally:
-            if probe is not None:
-                await probe.stop()
+            if self._probe is not None:
+                await self._probe.stop()
+                self._probe = None
         if generation != self._generation:
             return  # reassigned meanwhile: the new assignment paused them again
         consumer.resume(*[tp for tp in todo if tp in consumer.assignment()])
 
-    async def _rewind(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, probe: AIOKafkaConsumer | None
-    ) -> AIOKafkaConsumer | None:
+    async def _rewind(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         """Seek ``tp`` back if this process has not scored up to its committed offset."""
         committed = await consumer.committed(tp)
         if not committed or self.scored_through.get(tp, -1) >= committed:
-            return probe  # nothing consumed yet, or the windows are current
-        if probe is None:
-            probe = await self._prober()
-        ts = await self._timestamp_before(probe, tp, committed)
+            return  # nothing consumed yet, or the windows are current
+        ts = await self._timestamp_before(tp, committed)
         if ts is None:
             log.warning("scoring_warmup_skipped", topic=tp.topic, partition=tp.partition,
-                        error="no record before the committed offset")  # fmt: skip
-            return probe
+                        error="no record just before the committed offset")  # fmt: skip
+            return
         found = await consumer.offsets_for_times({tp: max(0, ts - self.warmup_ms)})
         start = found.get(tp)
         if start is None or start.offset >= committed:
-            return probe
+            return
         first = max(start.offset, committed - self.max_records)
         consumer.seek(tp, first)
         self.until[tp] = committed
         log.info("scoring_warmup", topic=tp.topic, partition=tp.partition,
                  from_offset=first, to_offset=committed)  # fmt: skip
-        return probe
 
-    async def _timestamp_before(
-        self, probe: AIOKafkaConsumer, tp: TopicPartition, committed: int
-    ) -> int | None:
-        """Timestamp (ms) of the last record before ``committed`` on ``tp``."""
-        probe.assign([tp])
-        probe.seek(tp, max(0, committed - 1))
-        batch = await probe.getmany(tp, timeout_ms=self.probe_timeout_ms, max_records=1)
+    async def _timestamp_before(self, tp: TopicPartition, committed: int) -> int | None:
+        """Timestamp (ms) of the record just before ``committed`` on ``tp``; None when
+        there is none to read (a transaction marker there, or the log truncated)."""
+        if self._probe is None:
+            probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                     enable_auto_commit=False, auto_offset_reset="none",
+                                     isolation_level="read_committed")  # fmt: skip
+            try:
+                await probe.start()
+            except BaseException:
+                await probe.stop()
+                raise
+            self._probe = probe
+        self._probe.assign([tp])
+        self._probe.seek(tp, committed - 1)
+        batch = await self._probe.getmany(tp, timeout_ms=self.probe_timeout_ms, max_records=1)
         records = [m for m in batch.get(tp, []) if m.offset < committed]
-        if not records:  # a transaction marker there: look a little further back
-            probe.seek(tp, max(0, committed - 100))
-            batch = await probe.getmany(tp, timeout_ms=self.probe_timeout_ms, max_records=100)
-            records = [m for m in batch.get(tp, []) if m.offset < committed]
         return int(records[-1].timestamp) if records else None
-
-    async def _prober(self) -> AIOKafkaConsumer:
-        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                 enable_auto_commit=False, auto_offset_reset="none",
-                                 isolation_level="read_committed")  # fmt: skip
-        try:
-            await probe.start()
-        except BaseException:
-            await probe.stop()
-            raise
-        return probe
 
     def split(self, tp: TopicPartition, msgs: list[Any]) -> tuple[list[Any], list[Any], int | None]:
         """``msgs`` of ``tp`` as (warm-up, live, offset to commit or None)."""

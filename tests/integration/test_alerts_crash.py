@@ -26,7 +26,7 @@ from tests.integration.test_alerts_support import (
     alerts_process,
     event,
     fetch,
-    prepare,
+    fresh,
     produce,
     read_alerts,
     scalar,
@@ -63,8 +63,7 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
 async def test_sigkill_between_commit_and_send_loses_and_duplicates_nothing(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory, tmp_path: Path
 ) -> None:
-    anomalies, alerts = await new_topic("anom", 3), await new_topic("alerts", 3)
-    await prepare(database)
+    anomalies, alerts = await fresh(database, new_topic)
     core, settings = settings_for(
         kafka_bootstrap, database, anomalies, alerts,
         auto_resolve_after_s=1.5, reopen_holdoff_s=60, escalate_warning_after_s=2.0,

@@ -20,7 +20,7 @@ from tests.integration.test_alerts_support import (
     add_route,
     event,
     fetch,
-    prepare,
+    fresh,
     produce,
     read_alerts,
     receiver,
@@ -39,8 +39,7 @@ DELIVERED = "SELECT count(*) FROM alert_notifications WHERE state = 'sent'"
 async def test_replayed_and_duplicated_events_make_one_alert_one_message_one_call(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
 ) -> None:
-    anomalies, alerts = await new_topic("anom", 3), await new_topic("alerts", 3)
-    await prepare(database)
+    anomalies, alerts = await fresh(database, new_topic)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     first = event("BUS-0001", t0, sensor=7)
     async with receiver() as hook:
@@ -81,8 +80,7 @@ async def test_replayed_and_duplicated_events_make_one_alert_one_message_one_cal
 async def test_a_condition_growing_more_severe_raises_its_alert_one_message_one_call(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
 ) -> None:
-    anomalies, alerts = await new_topic("anom", 3), await new_topic("alerts", 3)
-    await prepare(database)
+    anomalies, alerts = await fresh(database, new_topic)
     t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     onset = event("BUS-0004", t0, severity=Severity.WARNING)
     worse = event("BUS-0004", t0 + timedelta(minutes=4), event_id="raised:critical", raised=True)
@@ -118,8 +116,7 @@ async def test_a_condition_growing_more_severe_raises_its_alert_one_message_one_
 async def test_the_event_clock_makes_nothing_due_before_it_has_seen_an_event(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
 ) -> None:
-    anomalies, alerts = await new_topic("anom", 3), await new_topic("alerts", 3)
-    await prepare(database)
+    anomalies, alerts = await fresh(database, new_topic)
     # A replay's warning from a week ago, stored while the service's event clock
     # has seen nothing (as between the commit of its first batch and the clock's
     # reading of it): by the wall clock it is long overdue for escalation.
@@ -141,8 +138,7 @@ async def test_the_event_clock_makes_nothing_due_before_it_has_seen_an_event(
 async def test_ten_minutes_of_flapping_is_one_alert_and_a_return_reopens_it(
     kafka_bootstrap: str, database: str, new_topic: NewTopicFactory
 ) -> None:
-    anomalies, alerts = await new_topic("anom", 3), await new_topic("alerts", 3)
-    await prepare(database)
+    anomalies, alerts = await fresh(database, new_topic)
     t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     # Toggling every 3 s for 600 s of vehicle time: 200 events.
     flapping = [

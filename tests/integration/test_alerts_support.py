@@ -35,6 +35,7 @@ from services.alerts.settings import AlertsSettings
 from services.core import dbadmin
 from services.core.kafka import open_producer
 from services.core.settings import PROJECT_ROOT, CoreSettings
+from tests.conftest import NewTopicFactory
 
 BUSES = 6  # demo fleet: BUS-0001 … BUS-0006, two per depot
 HOME = "CHN-MDV"  # depot of BUS-0001 and BUS-0004
@@ -44,6 +45,13 @@ async def prepare(dsn: str) -> None:
     """Migrate and seed the demo fleet."""
     await asyncio.to_thread(migrate.upgrade, dsn)
     await dbadmin.seed(dsn, "demo", buses=BUSES)
+
+
+async def fresh(dsn: str, new_topic: NewTopicFactory) -> tuple[str, str]:
+    """A prepared database (see :func:`prepare`), and new anomalies and alerts topics."""
+    topics = await new_topic("anom", 3), await new_topic("alerts", 3)
+    await prepare(dsn)
+    return topics
 
 
 async def add_route(dsn: str, route: routes_admin.Route) -> None:
