@@ -3,7 +3,8 @@
 Thermal kinds: a fault counts as detected when a condition of its kind becomes
 active on its bus after its onset (for a cell or sensor fault, at its sensor or
 the one next to it); delay is from onset (or from the end of the 30-minute
-warm-up, for a fault present earlier) to the pass that raised it. False
+warm-up, for a fault present earlier) to the pass that raised it. Severity
+bands: see :func:`band`. False
 alerts are activations of any kind (models and rules) on buses with no fault,
 per 1,000 bus-hours. SoH: mean absolute error of the median model against the
 simulator's true capacity, in % of nominal.
@@ -20,15 +21,51 @@ import numpy as np
 
 from models.chemistry import design_by_id
 from models.detector import Detector
+from models.limits import THERMAL_LIMIT_C
 from models.loop import WARMUP_S, Decision, run_detector
 from models.onnx_io import ONNX_DIR, load
 from models.simdata import FAULT_KINDS, RUNS
 from models.soh import SOH_FEATURES
 from models.thermal import EXPECTED_FEATURES, PACK_FEATURES, SENSOR_FEATURES
-from services.simulator import Fleet
+from services.simulator import Fault, Fleet
 
-SEVERE = 0.7  # severity at and above which a fault is in the severe band (see the card)
-BANDS = (("mild", 0.0, 0.4), ("moderate", 0.4, SEVERE), ("severe", SEVERE, 1.01))
+MODERATE, SEVERE = 0.4, 0.7  # severities where the bands start (see the card)
+BANDS = ("mild", "moderate", "severe")
+#: Kinds whose severe band is the issue's: a fault that takes a cell past its
+#: thermal limit within an hour of onset (the 5-minute target is theirs).
+HEATING_KINDS = ("cooling_failure", "self_heating_cell")
+HOUR_S = 3600.0
+
+
+class PeakWatch:
+    """The hottest true cell temperature of each heating fault's pack in its first hour."""
+
+    def __init__(self) -> None:
+        self.peak_c: dict[int, float] = {}
+
+    def __call__(self, fleet: Fleet, t: float) -> None:
+        for k, f in enumerate(fleet.faults):
+            if f.kind in HEATING_KINDS and f.start_s <= t <= f.start_s + HOUR_S:
+                g, row = fleet.locate(f.vehicle_id)
+                hottest = float(g.pack.temp[row].max())
+                self.peak_c[k] = max(self.peak_c.get(k, hottest), hottest)
+
+
+def band(f: Fault, peak_c: float | None) -> str:
+    """A fault's severity band.
+
+    Cooling failures and self-heating cells are severe when they took a cell
+    past THERMAL_LIMIT_C within an hour of onset (the simulation's truth, so
+    a pump failing while the bus is parked or lightly loaded is not severe,
+    however little flow is left), mild below severity 0.4 and moderate
+    between. The other kinds heat nothing past a limit, and are banded by
+    severity alone: mild < 0.4 <= moderate < 0.7 <= severe.
+    """
+    if f.kind in HEATING_KINDS:
+        if peak_c is not None and peak_c >= THERMAL_LIMIT_C:
+            return "severe"
+        return "mild" if f.severity < MODERATE else "moderate"
+    return "mild" if f.severity < MODERATE else "moderate" if f.severity < SEVERE else "severe"
 
 
 def load_detector(directory: Path = ONNX_DIR, threads: int = 1) -> Detector:
@@ -45,12 +82,13 @@ class FaultResult:
     kind: str
     mode: str
     severity: float
+    band: str
     delay_s: float | None  # None = missed
 
 
-def _match(fleet: Fleet, decisions: list[Decision]) -> list[FaultResult]:
+def _match(fleet: Fleet, decisions: list[Decision], peaks: PeakWatch) -> list[FaultResult]:
     out = []
-    for f in fleet.faults:
+    for k, f in enumerate(fleet.faults):
         if f.kind not in FAULT_KINDS:
             continue
         g, _ = fleet.locate(f.vehicle_id)
@@ -72,21 +110,21 @@ def _match(fleet: Fleet, decisions: list[Decision]) -> list[FaultResult]:
                 continue
             delay = d.t_true - max(f.start_s, WARMUP_S)
             break
-        out.append(FaultResult(f.kind, f.mode, f.severity, delay))
+        out.append(FaultResult(f.kind, f.mode, f.severity, band(f, peaks.peak_c.get(k)), delay))
     return out
 
 
 def _stats(results: list[FaultResult]) -> dict[str, Any]:
     det = [r.delay_s for r in results if r.delay_s is not None]
-    sev = [r.delay_s for r in results if r.severity >= SEVERE]
+    sev = [r.delay_s for r in results if r.band == "severe"]
     sev_det = [d for d in sev if d is not None]
 
     def q(v: list[float], p: float) -> float | None:
         return float(np.percentile(v, p)) if v else None
 
     bands = {}
-    for name, lo, hi in BANDS:
-        rs = [r for r in results if lo <= r.severity < hi]
+    for name in BANDS:
+        rs = [r for r in results if r.band == name]
         bands[name] = {
             "faults": len(rs),
             "detection_rate": sum(r.delay_s is not None for r in rs) / len(rs) if rs else None,
@@ -107,8 +145,9 @@ def _stats(results: list[FaultResult]) -> dict[str, Any]:
 
 def thermal_metrics(run_name: str, directory: Path = ONNX_DIR) -> dict[str, Any]:
     """Detection per kind on a faulted run, and false alerts on its fault-free buses."""
-    fleet, decisions = run_detector(RUNS[run_name], load_detector(directory))
-    results = _match(fleet, decisions)
+    peaks = PeakWatch()
+    fleet, decisions = run_detector(RUNS[run_name], load_detector(directory), peaks)
+    results = _match(fleet, decisions, peaks)
     per_kind = {k: _stats([r for r in results if r.kind == k]) for k in FAULT_KINDS}
     faulty = {f.vehicle_id for f in fleet.faults}
     healthy = [v for v in fleet.vehicle_ids if v not in faulty]

@@ -27,6 +27,10 @@ from dataclasses import dataclass
 
 #: A temperature sensor reading at or below this is an open NTC, not a temperature.
 OPEN_SENSOR_C = -39.5
+#: A cell's thermal limit: where the BMS raises its own over-temperature DTC and
+#: cell makers stop allowing charge. A fault that takes a cell past it within an
+#: hour of its onset is in the severe band (models/evaluate.py).
+THERMAL_LIMIT_C = 55.0
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,19 @@ class Decision:
     t_true: float  # simulation time of the pass that decided it
 
 
-def run_detector(run: SimRun, detector: Detector) -> tuple[Fleet, list[Decision]]:
-    """Run the detector with hysteresis over a fleet; returns the activations."""
+def run_detector(
+    run: SimRun, detector: Detector, watch: Callable[[Fleet, float], None] | None = None
+) -> tuple[Fleet, list[Decision]]:
+    """Run the detector with hysteresis over a fleet; returns the activations.
+
+    ``watch(fleet, t)``, if given, is called at every pass: a look at the truth.
+    """
     tracker = ConditionTracker()
     out: list[Decision] = []
 
     def on_pass(fleet: Fleet, t: float) -> None:
+        if watch is not None:
+            watch(fleet, t)
         findings, seen = detector.score()
         if t < WARMUP_S:
             return

@@ -46,7 +46,8 @@ KINDS: dict[str, tuple[str, ...]] = {
 SEVERITY_DOC: dict[str, str] = {
     "cooling_failure/pump": "coolant flow x (1 - 0.95 s)",
     "cooling_failure/fan": "chiller and radiator capacity x (1 - s)",
-    "self_heating_cell": "internal short of 1000 ohm (s=0) .. 0.5 ohm (s=1), log scale",
+    "self_heating_cell": "internal short of 5 ohm (s=0, a few watts) .. 0.05 ohm "
+    "(s=1, past 55 degC within the hour), log scale",
     "connection_hot_spot": "extra connection resistance 0.05 mOhm .. 1 mOhm, log scale",
     "sensor_fault/stuck": "reading follows the true change with gain 1 - s (s=1: frozen)",
     "sensor_fault/drift": "offset grows 0.05 .. 5 degC per hour, log scale, sign random",
@@ -211,8 +212,14 @@ def _log_interp(lo: float, hi: float, s: float) -> float:
 
 
 def short_ohm(sev: float) -> float:
-    """Internal-short resistance for a severity."""
-    return _log_interp(1000.0, 0.5, sev)
+    """Internal-short resistance for a severity.
+
+    The issue's range, from a cell self-heating at a few watts (5 ohm: 2.2 W
+    at LFP's 3.3 V, 2.7 W at NMC's 3.7 V) to a short that takes its cell past
+    55 degC within the hour (0.05 ohm: 220-270 W; a cell on its plate passes
+    the limit within the hour from ~105 W, 0.1 ohm, severity 0.85).
+    """
+    return _log_interp(5.0, 0.05, sev)
 
 
 def connection_ohm(sev: float) -> float:

@@ -171,12 +171,16 @@ class PackGroup:
         a1, a2 = np.exp(-dt / p.tau1_s), np.exp(-dt / p.tau2_s)
         r1, r2 = self.r1, self.r2
         col = i[:, None]
-        self.v1 = self.v1 * a1 + col * r1 * (1.0 - a1)
-        self.v2 = self.v2 * a2 + col * r2 * (1.0 - a2)
+        # An internal short's current flows through its cell's own resistances
+        # (the equivalent circuit with the short across the terminals, as in the
+        # internal-short literature): its terminal voltage drops by I_sc (R0 + RC).
+        i_int = col + i_sc if self.has_short else col
+        self.v1 = self.v1 * a1 + i_int * r1 * (1.0 - a1)
+        self.v2 = self.v2 * a2 + i_int * r2 * (1.0 - a2)
         decay = np.exp(-p.hysteresis_rate * np.abs(i) * dt / (3600.0 * p.capacity_ah))[:, None]
         self.hyst = -np.sign(col) + (self.hyst + np.sign(col)) * decay
         ocv_now = ocv(p, self.soc)
-        self.cell_v = ocv_now + p.hysteresis_v * self.hyst - col * r_eff - self.v1 - self.v2
+        self.cell_v = ocv_now + p.hysteresis_v * self.hyst - i_int * r_eff - self.v1 - self.v2
         t_k = self.temp + 273.15
         heat = (
             col * col * (r_eff + self.r_conn)

@@ -160,20 +160,40 @@ def test_labels_match_the_spec(run: Run) -> None:
     assert run.label("cooling_failure", "pump").start_s == 1800.0
 
 
+def _short_bus(spec: str, steps: int, dt: float = 2.0) -> Fleet:
+    bus = (Bus("BUS-0001", "CHN-MDV", "NMC-R3", "PK-1"),)
+    start = datetime(2026, 5, 4, 2, 30, tzinfo=UTC)
+    fleet = Fleet(FleetConfig(vehicles=bus, start=start, seed=1, faults=spec))
+    for _ in range(steps):
+        fleet.step(dt)
+    return fleet
+
+
 def test_severity_scales_the_signature() -> None:
     def cell_temp(spec: str) -> float:
-        bus = (Bus("BUS-0001", "CHN-MDV", "NMC-R3", "PK-1"),)
-        start = datetime(2026, 5, 4, 2, 30, tzinfo=UTC)
-        fleet = Fleet(FleetConfig(vehicles=bus, start=start, seed=1, faults=spec))
-        for _ in range(600):
-            fleet.step(2.0)
-        g, _ = fleet.locate("BUS-0001")
+        g, _ = _short_bus(spec, 600).locate("BUS-0001")
         return float(g.pack.temp[0, 10])
 
     base = cell_temp("")
     rise = [
         cell_temp(f"self_heating_cell:BUS-0001@0:cell=10:severity={sev}") - base
-        for sev in (0.1, 0.6, 1.0)
+        for sev in (0.0, 0.6, 1.0)
     ]
-    # Barely noticeable (well under a 1 degC sensor step) to severe, monotonic.
-    assert 0.0 < rise[0] < 0.02 < rise[1] < rise[2] and rise[2] > 0.5
+    # A few watts (under a 1 degC sensor step: the sensor reads four cells' mean)
+    # to severe, monotonic; the severe short is on its way past 55 degC.
+    assert 0.2 < rise[0] < 1.0 < rise[1] < rise[2] and rise[2] > 20.0
+
+
+def test_internal_short_pulls_its_cells_voltage_down_at_once() -> None:
+    # The short's current flows through its cell's resistances: at a standstill,
+    # seconds after the onset, the cell reads I_sc (R0 + ...) under its neighbours.
+    def gap_mv(spec: str) -> float:
+        g, _ = _short_bus(spec, 3).locate("BUS-0001")
+        v = g.pack.cell_v[0]
+        return float(1e3 * (np.median(v[5:16]) - v[10]))
+
+    healthy = gap_mv("")
+    short = gap_mv("self_heating_cell:BUS-0001@0:cell=10:severity=1")
+    r0 = 0.35e-3  # under NMC-R3's element R0 (0.45 mOhm new, more with age)
+    assert abs(healthy) < 5.0
+    assert short - healthy > 3.7 / 0.05 * r0 * 1e3
