@@ -70,7 +70,8 @@ def write_card(full: dict[str, Any], check: dict[str, Any], directory: Path = ON
         "## Held-out evaluation",
         "",
         "Fleets `thermal_eval` (36 buses, 12 h, 6 faults of each kind), `healthy_eval` "
-        "(60 buses, 24 h, no faults) and `soh_eval` (30 buses, 48 h): other seeds, "
+        "(60 buses, 24 h, no faults), `thermal_severe` (12 buses, 6 h, fixed faults "
+        "at the severe band's range) and `soh_eval` (30 buses, 48 h): other seeds, "
         "vehicle numbers, depots, pack ages and more sensor noise than training.",
         "",
         "```",

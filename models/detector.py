@@ -55,6 +55,16 @@ STUCK_SCORE = -2.0
 #: (a short or a sensor fault moves no tap voltage with the current): 0.2 mOhm,
 #: 1.5 times the healthy maximum; at 120 A of charge it dissipates 2.9 W in the joint.
 HOT_SPOT_MOHM = 0.2
+#: An internal short heats its cell and pulls its voltage down at once: its
+#: current (V / R, 30-75 A in the severe band) passes the cell's own ~0.7 mOhm.
+#: Heat alone is a drifting sensor or a hot joint, a low voltage alone the
+#: cells' capacity spread near empty (healthy NMC cells fall 200 mV under their
+#: 2-hour mean there); together, a sensor 1.2 degC over its neighbours (1-minute
+#: mean) above a cell 10 mV under its own 2-hour mean (10-minute mean), they
+#: came 2 times in 1,440 healthy bus-hours, never for 60 s on end. A short that
+#: takes its cell past 55 degC within the hour shows both within 3.5-7 minutes.
+SHORT_HEAT_C = 1.2
+SHORT_DROP_MV = 10.0
 #: The whole pack running this much hotter over its coolant than its load explains
 #: (10-minute mean over every sensor; healthy packs stay within 1 degC) is heat the
 #: loop no longer carries away, once the pack has been powered an hour: a pack that
@@ -195,6 +205,7 @@ class Detector:
             fs, rs = f.take(settled), rows[settled]
             x = st.sensor_features(rs).reshape(len(rs), st.s, -1)
             out.extend(self._hot_joints(st, rs, fs, x))
+            out.extend(self._shorts(st, rs, fs, x))
             if sensor_model is not None:
                 prob = sensor_model.run(x.reshape(len(rs) * st.s, -1)).reshape(len(rs), st.s, -1)
                 prob = prob * corroborated(x)
@@ -249,6 +260,26 @@ class Detector:
                                          "sensor_temp_c": float(st.t_hold[r, j]),
                                          "local_residual_c": float(st.loc_f[r, j]),
                                          "cell_drain_mv": drain}))  # fmt: skip
+        return out
+
+    def _shorts(
+        self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame, x: npt.NDArray[np.float32]
+    ) -> list[Finding]:
+        """A sensor heating over its neighbours above a cell whose voltage fell (SHORT_HEAT_C)."""
+        out = []
+        hit = (x[:, :, _LOCAL] >= SHORT_HEAT_C) & (x[:, :, _DRAIN] <= -SHORT_DROP_MV)
+        for b in np.flatnonzero(hit.any(axis=1)):
+            j = int(np.argmax(np.where(hit[b], x[b, :, _LOCAL], -np.inf)))
+            r = int(rows[b])
+            cell, rex, drain = st.cell_evidence(r, j)
+            out.append(Finding(f.vehicle_ids[b], AnomalyKind.SELF_HEATING_CELL, Severity.CRITICAL,
+                               float(x[b, j, _LOCAL]), PHYSICS_VERSION, sensor=j, cell=cell,
+                               evidence={"local_residual_c": float(x[b, j, _LOCAL]),
+                                         "limit_local_c": SHORT_HEAT_C,
+                                         "cell_drain_mv": drain,
+                                         "limit_drain_mv": -SHORT_DROP_MV,
+                                         "sensor_temp_c": float(st.t_hold[r, j]),
+                                         "r_excess_mohm": rex}))  # fmt: skip
         return out
 
     def _sensor_findings(
@@ -344,9 +375,16 @@ class Detector:
 
 
 PHYSICS_VERSION = "physics-1"
-_LOCAL, _LOCAL_SLOW, _STUCK, _DROPOUT, _REX = (
+_LOCAL, _LOCAL_SLOW, _STUCK, _DROPOUT, _REX, _DRAIN = (
     SENSOR_FEATURES.index(n)
-    for n in ("local_c", "local_slow_c", "stuck_score", "dropout_share", "r_excess_mohm")
+    for n in (
+        "local_c",
+        "local_slow_c",
+        "stuck_score",
+        "dropout_share",
+        "r_excess_mohm",
+        "v_drain_mv",
+    )
 )
 
 

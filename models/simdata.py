@@ -43,6 +43,7 @@ class SimRun:
     max_age_days: int
     realism: Realism
     first_bus: int = 1
+    faults: str = ""  # a fixed --faults SPEC instead of random faults_per_kind
 
 
 RUNS: dict[str, SimRun] = {
@@ -57,6 +58,16 @@ RUNS: dict[str, SimRun] = {
                            Realism(temp_noise_c=0.3, sensor_bias_c=0.4), first_bus=201),
     "soh_eval": SimRun("soh_eval", 7003, 30, 48 * 3600.0, 30.0, 0, 2800,
                        Realism(cell_v_noise_v=0.001), first_bus=301),
+    # Held out: the severe band, which the random run barely reaches (models/severity_bands.md).
+    "thermal_severe": SimRun("thermal_severe", 7201, 12, 6 * 3600.0, 10.0, 0, 2400,
+                             Realism(temp_noise_c=0.3, sensor_bias_c=0.4), first_bus=601,
+                             faults=",".join(
+                                 [f"self_heating_cell:BUS-{601 + k:04d}@{2.5 + 0.3 * k:.1f}h:"
+                                  f"severity={s}" for k, s in
+                                  enumerate((0.8, 0.85, 0.85, 0.9, 0.9, 0.95, 1.0, 0.88))]
+                                 + [f"cooling_failure:BUS-{609 + k:04d}@{2.5 + 0.5 * k:.1f}h:"
+                                    f"mode={m}:severity=1" for k, m in
+                                    enumerate(("pump", "pump", "fan", "fan"))])),
     # Small fixed held-out set for the test that the shipped files reproduce their card.
     "thermal_check": SimRun("thermal_check", 7101, 12, 6 * 3600.0, 10.0, 2, 2400,
                             Realism(temp_noise_c=0.3, sensor_bias_c=0.4), first_bus=401),
@@ -81,7 +92,12 @@ def vehicles(run: SimRun) -> tuple[Bus, ...]:
 
 
 def fault_spec(run: SimRun) -> str:
-    """Every fault kind ``faults_per_kind`` times on random buses, random severities."""
+    """Every fault kind ``faults_per_kind`` times on random buses, random severities.
+
+    A run with a fixed ``faults`` SPEC has those instead.
+    """
+    if run.faults:
+        return run.faults
     if run.faults_per_kind == 0:
         return ""
     return ",".join(f"{k}:random:count={run.faults_per_kind}" for k in FAULT_KINDS)
