@@ -61,7 +61,7 @@ HOT_SPOT_MOHM = 0.2
 #: cells' capacity spread near empty (healthy NMC cells fall 200 mV under their
 #: 2-hour mean there); together, a sensor 1.2 degC over its neighbours (1-minute
 #: mean) above a cell 10 mV under its own 2-hour mean (10-minute mean), they
-#: came 2 times in 1,440 healthy bus-hours, never for 60 s on end. A short that
+#: came 2 times in 1,410 healthy bus-hours, never for 60 s on end. A short that
 #: takes its cell past 55 degC within the hour shows both within 3.5-7 minutes.
 SHORT_HEAT_C = 1.2
 SHORT_DROP_MV = 10.0

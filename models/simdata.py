@@ -46,6 +46,16 @@ class SimRun:
     faults: str = ""  # a fixed --faults SPEC instead of random faults_per_kind
 
 
+#: The severe run's faults, each starting in service (from 08:00 local time):
+#: eight shorts at severities 0.8-1 on BUS-0601..0608, then two stopped pumps
+#: and two dead chillers on BUS-0609..0612.
+SEVERE_FAULTS = ",".join(
+    [f"self_heating_cell:BUS-{601 + k:04d}@{2.5 + 0.3 * k:.1f}h:severity={s}"
+     for k, s in enumerate((0.8, 0.85, 0.85, 0.9, 0.9, 0.95, 1.0, 0.88))]
+    + [f"cooling_failure:BUS-{609 + k:04d}@{2.5 + 0.5 * k:.1f}h:mode={m}:severity=1"
+       for k, m in enumerate(("pump", "pump", "fan", "fan"))]
+)  # fmt: skip
+
 RUNS: dict[str, SimRun] = {
     "thermal_train": SimRun("thermal_train", 1001, 30, 12 * 3600.0, 10.0, 6, 2000, Realism()),
     "soh_train": SimRun("soh_train", 1002, 48, 48 * 3600.0, 30.0, 0, 2600, Realism()),
@@ -61,13 +71,7 @@ RUNS: dict[str, SimRun] = {
     # Held out: the severe band, which the random run barely reaches (models/severity_bands.md).
     "thermal_severe": SimRun("thermal_severe", 7201, 12, 6 * 3600.0, 10.0, 0, 2400,
                              Realism(temp_noise_c=0.3, sensor_bias_c=0.4), first_bus=601,
-                             faults=",".join(
-                                 [f"self_heating_cell:BUS-{601 + k:04d}@{2.5 + 0.3 * k:.1f}h:"
-                                  f"severity={s}" for k, s in
-                                  enumerate((0.8, 0.85, 0.85, 0.9, 0.9, 0.95, 1.0, 0.88))]
-                                 + [f"cooling_failure:BUS-{609 + k:04d}@{2.5 + 0.5 * k:.1f}h:"
-                                    f"mode={m}:severity=1" for k, m in
-                                    enumerate(("pump", "pump", "fan", "fan"))])),
+                             faults=SEVERE_FAULTS),
     # Small fixed held-out set for the test that the shipped files reproduce their card.
     "thermal_check": SimRun("thermal_check", 7101, 12, 6 * 3600.0, 10.0, 2, 2400,
                             Realism(temp_noise_c=0.3, sensor_bias_c=0.4), first_bus=401),

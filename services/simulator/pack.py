@@ -163,7 +163,12 @@ class PackGroup:
         i = i_load
         self.current = i
         i_sc = ocv_then / self.r_short if self.has_short else 0.0
-        i_cell = i[:, None] + i_sc
+        # An internal short's current flows through its cell's own resistances
+        # (the equivalent circuit with the short across the terminals, as in the
+        # internal-short literature): it drains the cell, and its terminal
+        # voltage drops by I_sc (R0 + RC). The balancing bleed is outside the cell.
+        i_int = i[:, None] + i_sc
+        i_cell = i_int
         if charging.any() or self.balancing.any():
             self._balance(charging)
             i_cell = i_cell + _BALANCE_A * self.balancing
@@ -171,10 +176,6 @@ class PackGroup:
         a1, a2 = np.exp(-dt / p.tau1_s), np.exp(-dt / p.tau2_s)
         r1, r2 = self.r1, self.r2
         col = i[:, None]
-        # An internal short's current flows through its cell's own resistances
-        # (the equivalent circuit with the short across the terminals, as in the
-        # internal-short literature): its terminal voltage drops by I_sc (R0 + RC).
-        i_int = col + i_sc if self.has_short else col
         self.v1 = self.v1 * a1 + i_int * r1 * (1.0 - a1)
         self.v2 = self.v2 * a2 + i_int * r2 * (1.0 - a2)
         decay = np.exp(-p.hysteresis_rate * np.abs(i) * dt / (3600.0 * p.capacity_ah))[:, None]
