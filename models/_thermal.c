@@ -308,8 +308,8 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     (void)self;
     Buffers b = {.count = 0};
     double *work = NULL;
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 37) {
-        PyErr_SetString(PyExc_TypeError, "advance_rest takes 37 arguments");
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 38) {
+        PyErr_SetString(PyExc_TypeError, "advance_rest takes 38 arguments");
         return NULL;
     }
     ARRAY(rows, int64_t, 0, 0, -1);
@@ -350,9 +350,10 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     ARRAY(rex_b, double, 31, 1, cap * c);
     ARRAY(dvc_f, double, 32, 1, cap * c);
     ARRAY(dvc_s, double, 33, 1, cap * c);
-    ARRAY(ins_peak, double, 34, 1, cap);
-    ARRAY(last_ts, double, 35, 1, cap);
-    ARRAY(seen, uint8_t, 36, 1, cap);
+    ARRAY(dvc_q, double, 34, 1, cap * c);
+    ARRAY(ins_peak, double, 35, 1, cap);
+    ARRAY(last_ts, double, 36, 1, cap);
+    ARRAY(seen, uint8_t, 37, 1, cap);
     if (n && !check_sensors(s)) goto fail;
     if (n && (cell_v_n != n * c || temps_n != n * s)) {
         PyErr_SetString(PyExc_ValueError, "cell or temperature rows of unequal length");
@@ -437,7 +438,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         double var = max_nan(e_ii[r], 1.0);
         int trusted = var > trust_ii;
         double *ed = e_dvi + r * c, *dp = dv_prev + r * c, *rb = rex_b + r * c;
-        double *df = dvc_f + r * c, *ds = dvc_s + r * c;
+        double *df = dvc_f + r * c, *ds = dvc_s + r * c, *dq = dvc_q + r * c;
         for (Py_ssize_t j = 0; j < c; j++) {
             double dv = cv[j] - m;
             double ddv = init ? 0.0 : dv - dp[j];
@@ -446,6 +447,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
             double rex = trusted ? 1e3 * ed[j] / var : 0.0;
             rb[j] = follow(rb[j], rex, base_step_mohm, pk, init);
             double dvc = dv - rex * 1e-3 * i;
+            dq[j] = ew(dq[j], dvc, a_fast, init);
             df[j] = ew(df[j], dvc, a_med, init);
             ds[j] = ew(ds[j], dvc, a_vslow, init);
         }

@@ -129,7 +129,7 @@ def _nan_to(x: F64, fill: float) -> F64:
 #: Per-pack state arrays: (packs, sensors), (packs, cells), (packs,).
 _FIELDS_PS = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "stuck_a",
               "stuck_b", "t_f", "t_s")  # fmt: skip
-_FIELDS_PC = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "rex_b")
+_FIELDS_PC = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "dvc_q", "rex_b")
 _FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "ins_peak",
              "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
 _FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, "seen")
@@ -153,6 +153,7 @@ class _StateArrays:
     e_dvi: F64
     dvc_f: F64
     dvc_s: F64
+    dvc_q: F64
     rex_b: F64
     last_ts: F64
     first_ts: F64
@@ -286,7 +287,7 @@ class ThermalState(_StateArrays):
             inlet, outlet, _c(f.insulation_kohm), valid, raw_res, expected, _LOOP,
             self.res_f, self.res_s, self.loc_b, self.loc_f, self.loc_s, self.pres_s, self.pres_m,
             self.pwr, self.on_s, self.chill_s, self.e_ii, self.e_dvi, self.i_prev, self.dv_prev,
-            self.rex_b, self.dvc_f, self.dvc_s, self.ins_peak, self.last_ts, self.seen,
+            self.rex_b, self.dvc_f, self.dvc_s, self.dvc_q, self.ins_peak, self.last_ts, self.seen,
         )  # fmt: skip
         return r
 
@@ -318,6 +319,13 @@ class ThermalState(_StateArrays):
         x[..., 12] = self.t_f[r] - self.t_s[r]
         x[..., 13] = self.is_lfp
         return x.reshape(p * s, -1)
+
+    def quick_drain(self, r: IDX) -> F64:
+        """Per sensor (packs, sensors): the lowest of its cells' 1-minute mean
+        deviation (current-corrected) under the cell's own 2-hour mean, mV."""
+        drain = 1e3 * (self.dvc_q[r] - self.dvc_s[r])
+        out: F64 = np.minimum.reduceat(drain, self.sensor_start, axis=1)
+        return out
 
     def pack_features(self, r: IDX, inlet: F64, ambient: F64) -> npt.NDArray[np.float32]:
         """Rows of :data:`PACK_FEATURES`, shape (packs, features)."""

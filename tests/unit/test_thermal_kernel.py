@@ -205,6 +205,7 @@ def _advance(st: ThermalState, f: Frame, v: SimpleNamespace) -> None:
     np.multiply(rex, 1e-3, out=rex)
     np.multiply(rex, i[:, None], out=rex)
     dvc = np.subtract(dv, rex, out=dv)
+    ew(v.dvc_q, dvc, TAU_FAST)
     ew(v.dvc_f, dvc, TAU_MED)
     ew(v.dvc_s, dvc, TAU_VSLOW)
 
