@@ -16,6 +16,13 @@
 #include <string.h>
 
 enum { A_FAST, A_MED, A_SLOW, A_HALF_MED, A_VSLOW, N_ALPHAS };
+enum { INS_HOURS = 24 }; /* the insulation peak's window, hours */
+
+/* The ring slot of a clock hour (hours before the epoch too, as Python's %). */
+static inline Py_ssize_t ring_slot(double hour) {
+    double m = fmod(hour, (double)INS_HOURS);
+    return (Py_ssize_t)(m < 0.0 ? m + (double)INS_HOURS : m);
+}
 
 static inline double nan_to(double x, double fill) {
     if (isnan(x)) return fill;
@@ -308,8 +315,8 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     (void)self;
     Buffers b = {.count = 0};
     double *work = NULL;
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 38) {
-        PyErr_SetString(PyExc_TypeError, "advance_rest takes 38 arguments");
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 39) {
+        PyErr_SetString(PyExc_TypeError, "advance_rest takes 39 arguments");
         return NULL;
     }
     ARRAY(rows, int64_t, 0, 0, -1);
@@ -319,41 +326,42 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     ARRAY(restart, uint8_t, 3, 0, n);
     ARRAY(alphas, double, 4, 0, N_ALPHAS * n);
     ARRAY(pull, double, 5, 0, n);
-    ARRAY(decay, double, 6, 0, n);
-    ARRAY(current, double, 7, 0, n);
-    ARRAY(cell_v, double, 8, 0, -1);
+    ARRAY(current, double, 6, 0, n);
+    ARRAY(cell_v, double, 7, 0, -1);
     Py_ssize_t c = n ? cell_v_n / n : 0;
-    ARRAY(temps, double, 9, 0, -1);
+    ARRAY(temps, double, 8, 0, -1);
     Py_ssize_t s = n ? temps_n / n : 0;
-    ARRAY(inlet, double, 10, 0, n);
-    ARRAY(outlet, double, 11, 0, n);
-    ARRAY(insulation, double, 12, 0, n);
-    ARRAY(valid, uint8_t, 13, 0, n * s);
-    ARRAY(raw_res, double, 14, 0, n * s);
-    ARRAY(expected, double, 15, 0, n * s);
-    ARRAY(loop, double, 16, 0, 8);
-    ARRAY(res_f, double, 17, 1, -1);
+    ARRAY(inlet, double, 9, 0, n);
+    ARRAY(outlet, double, 10, 0, n);
+    ARRAY(insulation, double, 11, 0, n);
+    ARRAY(valid, uint8_t, 12, 0, n * s);
+    ARRAY(raw_res, double, 13, 0, n * s);
+    ARRAY(expected, double, 14, 0, n * s);
+    ARRAY(loop, double, 15, 0, 8);
+    ARRAY(res_f, double, 16, 1, -1);
     Py_ssize_t cap = s ? res_f_n / s : 0;
-    ARRAY(res_s, double, 18, 1, cap * s);
-    ARRAY(loc_b, double, 19, 1, cap * s);
-    ARRAY(loc_f, double, 20, 1, cap * s);
-    ARRAY(loc_s, double, 21, 1, cap * s);
-    ARRAY(pres_s, double, 22, 1, cap);
-    ARRAY(pres_m, double, 23, 1, cap);
-    ARRAY(pwr, double, 24, 1, cap);
-    ARRAY(on_s, double, 25, 1, cap);
-    ARRAY(chill_s, double, 26, 1, cap);
-    ARRAY(e_ii, double, 27, 1, cap);
-    ARRAY(e_dvi, double, 28, 1, cap * c);
-    ARRAY(i_prev, double, 29, 1, cap);
-    ARRAY(dv_prev, double, 30, 1, cap * c);
-    ARRAY(rex_b, double, 31, 1, cap * c);
-    ARRAY(dvc_f, double, 32, 1, cap * c);
-    ARRAY(dvc_s, double, 33, 1, cap * c);
-    ARRAY(dvc_q, double, 34, 1, cap * c);
-    ARRAY(ins_peak, double, 35, 1, cap);
-    ARRAY(last_ts, double, 36, 1, cap);
-    ARRAY(seen, uint8_t, 37, 1, cap);
+    ARRAY(res_s, double, 17, 1, cap * s);
+    ARRAY(loc_b, double, 18, 1, cap * s);
+    ARRAY(loc_f, double, 19, 1, cap * s);
+    ARRAY(loc_s, double, 20, 1, cap * s);
+    ARRAY(pres_s, double, 21, 1, cap);
+    ARRAY(pres_m, double, 22, 1, cap);
+    ARRAY(pwr, double, 23, 1, cap);
+    ARRAY(on_s, double, 24, 1, cap);
+    ARRAY(chill_s, double, 25, 1, cap);
+    ARRAY(e_ii, double, 26, 1, cap);
+    ARRAY(e_dvi, double, 27, 1, cap * c);
+    ARRAY(i_prev, double, 28, 1, cap);
+    ARRAY(dv_prev, double, 29, 1, cap * c);
+    ARRAY(rex_b, double, 30, 1, cap * c);
+    ARRAY(dvc_f, double, 31, 1, cap * c);
+    ARRAY(dvc_s, double, 32, 1, cap * c);
+    ARRAY(dvc_q, double, 33, 1, cap * c);
+    ARRAY(ins_peak, double, 34, 1, cap);
+    ARRAY(ins_hour, double, 35, 1, cap);
+    ARRAY(ins_hr, double, 36, 1, cap * INS_HOURS);
+    ARRAY(last_ts, double, 37, 1, cap);
+    ARRAY(seen, uint8_t, 38, 1, cap);
     if (n && !check_sensors(s)) goto fail;
     if (n && (cell_v_n != n * c || temps_n != n * s)) {
         PyErr_SetString(PyExc_ValueError, "cell or temperature rows of unequal length");
@@ -453,8 +461,23 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         }
         i_prev[r] = i;
 
-        double ins = insulation[k];
-        if (!isnan(ins)) ins_peak[r] = init ? ins : max_nan(ins, ins_peak[r] * decay[k]);
+        /* The insulation's peak over the last day: the highest reading of
+         * each clock hour in a ring of INS_HOURS, the hours passed cleared. */
+        double ins = insulation[k], hour = floor(tsv[k] / 3600.0);
+        double *hr = ins_hr + r * INS_HOURS;
+        double passed = init ? (double)INS_HOURS : hour - ins_hour[r];
+        if (init || passed > 0.0) {
+            if (passed > (double)INS_HOURS) passed = (double)INS_HOURS;
+            for (Py_ssize_t h = (Py_ssize_t)passed - 1; h >= 0; h--)
+                hr[ring_slot(hour - (double)h)] = NAN;
+            ins_hour[r] = hour;
+        }
+        double *slot = hr + ring_slot(ins_hour[r]);
+        if (!isnan(ins) && !(*slot >= ins)) *slot = ins;
+        double peak = NAN;
+        for (Py_ssize_t h = 0; h < INS_HOURS; h++)
+            if (!(peak >= hr[h])) peak = isnan(hr[h]) ? peak : hr[h];
+        ins_peak[r] = peak;
         last_ts[r] = tsv[k];
         seen[r] = 1;
     }

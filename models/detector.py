@@ -31,8 +31,11 @@ SENSOR_CLASSES = (
     AnomalyKind.CONNECTION_HOT_SPOT,
     AnomalyKind.SENSOR_FAULT,
 )
-#: Fall of insulation resistance under its own daily peak that means a fault: the
-#: healthy daily humidity swing is about +-12 %, so 0.6 leaves a wide margin.
+#: Fall of insulation resistance under its own peak of the last 24 hours (the
+#: highest reading of each clock hour, models/thermal.py) that means a fault: the
+#: healthy daily humidity swing is about +-12 % (a day's low 0.79 of its high),
+#: so 0.6 leaves a wide margin. A peak that decayed instead (a day's time constant)
+#: followed a slow fault down: a fall to a quarter over five hours never crossed 0.6.
 INSULATION_RATIO = 0.6
 #: Share of readings at the open-sensor value (10-minute average) that marks a broken
 #: sensor: one open reading in five minutes; a healthy NTC never reads -40 degC here.

@@ -131,8 +131,10 @@ _FIELDS_PS = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "st
               "stuck_b", "t_f", "t_s")  # fmt: skip
 _FIELDS_PC = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "dvc_q", "rex_b")
 _FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "ins_peak",
-             "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
-_FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, "seen")
+             "ins_hour", "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
+#: The insulation's highest reading of each of the last INS_HOURS clock hours (a ring).
+INS_HOURS = 24
+_FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, "ins_hr", "seen")
 
 
 class _StateArrays:
@@ -163,6 +165,8 @@ class _StateArrays:
     e_ii: F64
     cdt: F64
     ins_peak: F64
+    ins_hour: F64
+    ins_hr: F64
     pres_s: F64
     pres_m: F64
     pwr: F64
@@ -187,7 +191,8 @@ def _r_excess(e_ii: F64, e_dvi: F64) -> F64:
 class ThermalState(_StateArrays):
     """State of every pack of one design; rows are assigned by the caller (see :meth:`row`).
 
-    The per-pack arrays are allocated by _alloc: (packs, sensors), (packs, cells), (packs,).
+    The per-pack arrays are allocated by _alloc: (packs, sensors), (packs, cells), (packs,),
+    and the insulation ring (packs, INS_HOURS).
     """
 
     def __init__(self, design: PackDesign, expected: ExpectedFn | None, capacity: int = 16) -> None:
@@ -215,6 +220,7 @@ class ThermalState(_StateArrays):
             self.__dict__[name] = np.zeros((cap, c))
         for name in _FIELDS_P:
             self.__dict__[name] = np.zeros(cap)
+        self.ins_hr = np.full((cap, INS_HOURS), np.nan)
         self.seen = np.zeros(cap, dtype=np.bool_)
         for name in _FIELDS:
             if name in old and isinstance(old[name], np.ndarray):
@@ -262,7 +268,7 @@ class ThermalState(_StateArrays):
             dt = np.where(restart, 0.0, dt)
             self.first_ts[r[restart]] = ts[restart]
         age = np.clip(2.0 * (ts - self.first_ts[r]), TAU_SLOW, TAU_BASE)
-        alphas, pull, decay = kernel.pack_factors(dt, age, _TAUS)
+        alphas, pull = kernel.pack_factors(dt, age, _TAUS)
         s = self.s
         valid = np.empty((n, s), dtype=np.bool_)
         raw_res = np.empty((n, s))
@@ -283,11 +289,12 @@ class ThermalState(_StateArrays):
             ok = valid & ~restart[:, None]
             self.recorded.append((x[ok], raw_res[ok]))
         kernel.advance_rest(
-            r, _c(ts), dt, restart, alphas, pull, decay, current, cell_v, temps,
+            r, _c(ts), dt, restart, alphas, pull, current, cell_v, temps,
             inlet, outlet, _c(f.insulation_kohm), valid, raw_res, expected, _LOOP,
             self.res_f, self.res_s, self.loc_b, self.loc_f, self.loc_s, self.pres_s, self.pres_m,
             self.pwr, self.on_s, self.chill_s, self.e_ii, self.e_dvi, self.i_prev, self.dv_prev,
-            self.rex_b, self.dvc_f, self.dvc_s, self.dvc_q, self.ins_peak, self.last_ts, self.seen,
+            self.rex_b, self.dvc_f, self.dvc_s, self.dvc_q, self.ins_peak, self.ins_hour,
+            self.ins_hr, self.last_ts, self.seen,
         )  # fmt: skip
         return r
 

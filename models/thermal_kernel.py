@@ -31,13 +31,13 @@ F64 = npt.NDArray[np.float64]
 __all__ = ["advance_rest", "advance_sensors", "median", "pack_factors", "row_sum"]
 
 
-def pack_factors(dt: F64, age: F64, taus: tuple[float, ...]) -> tuple[F64, F64, F64]:
+def pack_factors(dt: F64, age: F64, taus: tuple[float, ...]) -> tuple[F64, F64]:
     """The per-pack factors the kernels take, with numpy's exponential:
-    the averages' alphas 1 - exp(-dt / tau) (one row per tau), the baselines'
-    pull 1 - exp(-dt / age), and the insulation peak's daily decay."""
+    the averages' alphas 1 - exp(-dt / tau) (one row per tau) and the
+    baselines' pull 1 - exp(-dt / age)."""
     alphas = np.empty((len(taus), len(dt)))
     for k, tau in enumerate(taus):
         np.subtract(1.0, np.exp(-dt / tau), out=alphas[k])
     pull = np.exp(-dt / age)
     np.subtract(1.0, pull, out=pull)
-    return alphas, pull, np.exp(-dt / 86400.0)
+    return alphas, pull

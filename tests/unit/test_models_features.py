@@ -109,3 +109,36 @@ def _coolant_findings(outlet: float) -> set[str]:
 def test_coolant_rise_beyond_what_the_load_explains_is_a_cooling_failure() -> None:
     assert _coolant_findings(outlet=26.0) == set()
     assert _coolant_findings(outlet=29.0) == {"physics-1"}  # 4 degC at a 0.8 degC load
+
+
+def _insulation_peaks(kohm: list[float], every_s: float) -> list[float]:
+    """ThermalState's insulation peak after each reading of ``kohm``, ``every_s`` apart."""
+    st = ThermalState(NMC_R3, None)
+    out = []
+    for k, r in enumerate(kohm):
+        st.update(_frame(NMC_R3, 1, 1_000_000.0 + k * every_s, insulation_kohm=np.array([r])))
+        out.append(float(st.ins_peak[0]))
+    return out
+
+
+def test_insulation_peak_is_the_last_days_highest_hour() -> None:
+    t = np.arange(0, 40 * 3600, 300.0)  # 40 h, a reading every 5 minutes
+    # A healthy day's humidity swing (+-12 %), then a fault falling to a quarter with a 5 h time
+    # constant from hour 30: a peak that decayed over a day followed it down and never fell 40 %.
+    healthy = 4800.0 * (1.0 - 0.12 * np.cos(2 * np.pi * t / 86400.0))
+    fault = np.where(t >= 30 * 3600, 0.75 * (1 - np.exp(-(t - 30 * 3600) / 18000.0)), 0.0)
+    peaks = np.array(_insulation_peaks(list(healthy * (1 - fault)), 300.0))
+    ratio = healthy * (1 - fault) / peaks
+    assert ratio[t < 30 * 3600].min() > 0.75  # the daily swing alone
+    assert ratio[-1] < 0.5  # the fault, against the day's peak
+    # The peak is the highest reading of the last 24 clock hours: the swing's top (hour 12) until
+    # it leaves the window, then the highest reading since.
+    day = (t >= 24 * 3600) & (t < 30 * 3600)
+    assert np.all(peaks[day] <= healthy.max()) and np.all(
+        peaks[day] >= healthy[t < 30 * 3600].max() * 0.98
+    )
+    gone = t >= 37 * 3600  # hour 12 left the window at hour 36
+    assert np.all(peaks[gone] < healthy.max() - 1.0)
+    # A missing reading keeps the peak; a restart (a gap over 10 minutes) begins a new one.
+    assert _insulation_peaks([5000.0, float("nan"), 4000.0], 60.0) == [5000.0, 5000.0, 5000.0]
+    assert _insulation_peaks([5000.0, 4000.0], 3600.0) == [5000.0, 4000.0]

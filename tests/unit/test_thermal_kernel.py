@@ -28,6 +28,7 @@ from models.thermal import (
     BASE_STEP_MOHM,
     CHILLER_SHORT_C,
     EXPECTED_FEATURES,
+    INS_HOURS,
     MAX_GAP_S,
     POWERED_A,
     TAU_BASE,
@@ -209,10 +210,19 @@ def _advance(st: ThermalState, f: Frame, v: SimpleNamespace) -> None:
     ew(v.dvc_f, dvc, TAU_MED)
     ew(v.dvc_s, dvc, TAU_VSLOW)
 
-    ins = f.insulation_kohm
-    decay = np.exp(-dt / 86400.0)
-    peak = np.where(restart, ins, np.maximum(ins, v.ins_peak * decay))
-    v.ins_peak[...] = np.where(np.isnan(ins), v.ins_peak, peak)
+    # The insulation's peak over the last day: the highest reading of each
+    # clock hour in a ring, the hours passed since the last sample cleared.
+    hour = np.floor(ts / 3600.0)
+    for k in range(len(ts)):
+        passed = INS_HOURS if restart[k] else int(min(hour[k] - v.ins_hour[k], INS_HOURS))
+        for h in range(passed):
+            v.ins_hr[k, int((hour[k] - h) % INS_HOURS)] = np.nan
+        if passed > 0:
+            v.ins_hour[k] = hour[k]
+        j = int(v.ins_hour[k] % INS_HOURS)
+        v.ins_hr[k, j] = np.fmax(v.ins_hr[k, j], f.insulation_kohm[k])
+    with np.errstate(invalid="ignore"):
+        v.ins_peak[...] = np.fmax.reduce(v.ins_hr, axis=1)
     v.last_ts[...] = ts
     v.seen[...] = True
 
@@ -321,6 +331,8 @@ def test_kernels_give_numpys_numbers_bit_for_bit(design: PackDesign, with_model:
     # The run went through the branches it is meant to cover.
     assert np.isnan(reference.ins_peak).sum() == 0 and (reference.chill_s >= 0).all()
     assert (reference.first_ts[: reference._n] > 1_000_000.0).any()  # restarted packs
+    hours = np.isfinite(reference.ins_hr[: reference._n]).sum(axis=1)
+    assert hours.max() >= 2 and hours.min() >= 1  # hours rolled over, and each pack has a peak
 
 
 def test_compiled_median_and_row_sum_are_numpys() -> None:
