@@ -156,6 +156,10 @@ static void release(Buffers *b) {
 /* The buffer of args[i] (an array of `itemsize`-byte items, writable if asked); NULL on error. */
 static void *get(Buffers *b, PyObject *args, int i, Py_ssize_t itemsize, int writable,
                  Py_ssize_t *items) {
+    if (b->count >= (int)(sizeof b->view / sizeof b->view[0])) {
+        PyErr_SetString(PyExc_SystemError, "more array arguments than Buffers holds");
+        return NULL;
+    }
     Py_buffer *v = &b->view[b->count];
     int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(PyTuple_GET_ITEM(args, i), v, flags) < 0) return NULL;
@@ -461,19 +465,25 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         }
         i_prev[r] = i;
 
-        /* The insulation's peak over the last day: the highest reading of
-         * each clock hour in a ring of INS_HOURS, the hours passed cleared. */
+        /* The insulation's peak over the last day: the highest reading of each
+         * clock hour in a ring of INS_HOURS. The hours passed since the pack's
+         * last sample are cleared (a gap of a day clears them all, a shorter one
+         * keeps the rest); a pack seen for the first time, or whose clock went
+         * back, starts an empty ring. */
         double ins = insulation[k], hour = floor(tsv[k] / 3600.0);
         double *hr = ins_hr + r * INS_HOURS;
-        double passed = init ? (double)INS_HOURS : hour - ins_hour[r];
-        if (init || passed > 0.0) {
-            if (passed > (double)INS_HOURS) passed = (double)INS_HOURS;
-            for (Py_ssize_t h = (Py_ssize_t)passed - 1; h >= 0; h--)
-                hr[ring_slot(hour - (double)h)] = NAN;
-            ins_hour[r] = hour;
+        if (isfinite(hour)) {
+            int on = seen[r] && hour >= ins_hour[r];
+            double passed = on ? hour - ins_hour[r] : (double)INS_HOURS;
+            if (passed > 0.0) {
+                if (passed > (double)INS_HOURS) passed = (double)INS_HOURS;
+                for (Py_ssize_t h = (Py_ssize_t)passed - 1; h >= 0; h--)
+                    hr[ring_slot(hour - (double)h)] = NAN;
+                ins_hour[r] = hour;
+            }
+            double *slot = hr + ring_slot(ins_hour[r]);
+            if (!isnan(ins) && !(*slot >= ins)) *slot = ins;
         }
-        double *slot = hr + ring_slot(ins_hour[r]);
-        if (!isnan(ins) && !(*slot >= ins)) *slot = ins;
         double peak = NAN;
         for (Py_ssize_t h = 0; h < INS_HOURS; h++)
             if (!(peak >= hr[h])) peak = isnan(hr[h]) ? peak : hr[h];

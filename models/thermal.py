@@ -261,6 +261,8 @@ class ThermalState(_StateArrays):
         if len(set(f.vehicle_ids)) != n:
             raise ValueError("a frame holds one sample per pack")
         ts = f.ts_s
+        if not np.isfinite(ts).all():
+            raise ValueError("a frame's timestamps must be finite")
         new = ~self.seen[r]
         dt = np.where(new, 0.0, np.clip(ts - self.last_ts[r], 0.0, None))
         restart = new | (dt > MAX_GAP_S)
@@ -327,11 +329,15 @@ class ThermalState(_StateArrays):
         x[..., 13] = self.is_lfp
         return x.reshape(p * s, -1)
 
+    def quick_step(self, r: IDX) -> F64:
+        """Per cell (packs, cells): its 1-minute mean deviation (current-corrected)
+        under its own 2-hour mean, mV."""
+        out: F64 = 1e3 * (self.dvc_q[r] - self.dvc_s[r])
+        return out
+
     def quick_drain(self, r: IDX) -> F64:
-        """Per sensor (packs, sensors): the lowest of its cells' 1-minute mean
-        deviation (current-corrected) under the cell's own 2-hour mean, mV."""
-        drain = 1e3 * (self.dvc_q[r] - self.dvc_s[r])
-        out: F64 = np.minimum.reduceat(drain, self.sensor_start, axis=1)
+        """Per sensor (packs, sensors): the lowest :meth:`quick_step` of its cells."""
+        out: F64 = np.minimum.reduceat(self.quick_step(r), self.sensor_start, axis=1)
         return out
 
     def pack_features(self, r: IDX, inlet: F64, ambient: F64) -> npt.NDArray[np.float32]:
@@ -355,11 +361,16 @@ class ThermalState(_StateArrays):
     def cell_evidence(self, r: int, sensor: int, by: str = "both") -> tuple[int, float, float]:
         """For one sensor: (cell with most evidence, its R excess mOhm, its drain mV).
 
-        ``by`` "resistance" picks the cell by its extra resistance alone."""
+        ``by`` "resistance" picks the cell by its extra resistance alone, "step"
+        by its 1-minute step (:meth:`quick_step`) alone, "both" by the extra
+        resistance less the 10-minute drain."""
         cells = np.flatnonzero(self.cell_sensor == sensor)
         rex = self.r_excess(np.array([r]))[0] - self.rex_b[r]
         rex = rex - np.median(rex)
         drain = 1e3 * (self.dvc_f[r] - self.dvc_s[r])
-        score = rex[cells] - (drain[cells] if by == "both" else 0.0)
+        if by == "step":
+            score = -self.quick_step(np.array([r]))[0, cells]
+        else:
+            score = rex[cells] - (drain[cells] if by == "both" else 0.0)
         k = int(cells[int(np.argmax(score))])
         return k, float(rex[k]), float(drain[k])

@@ -131,14 +131,15 @@ def test_insulation_peak_is_the_last_days_highest_hour() -> None:
     ratio = healthy * (1 - fault) / peaks
     assert ratio[t < 30 * 3600].min() > 0.75  # the daily swing alone
     assert ratio[-1] < 0.5  # the fault, against the day's peak
-    # The peak is the highest reading of the last 24 clock hours: the swing's top (hour 12) until
-    # it leaves the window, then the highest reading since.
-    day = (t >= 24 * 3600) & (t < 30 * 3600)
-    assert np.all(peaks[day] <= healthy.max()) and np.all(
-        peaks[day] >= healthy[t < 30 * 3600].max() * 0.98
-    )
-    gone = t >= 37 * 3600  # hour 12 left the window at hour 36
-    assert np.all(peaks[gone] < healthy.max() - 1.0)
-    # A missing reading keeps the peak; a restart (a gap over 10 minutes) begins a new one.
+    # The peak is the highest reading so far of this clock hour and the 23 before it.
+    readings = healthy * (1 - fault)
+    hour = np.floor((1_000_000.0 + t) / 3600.0)
+    expected = [readings[: k + 1][hour[: k + 1] > h - 24].max() for k, h in enumerate(hour)]
+    assert peaks.tolist() == expected
+    assert peaks[-1] < healthy.max() - 1.0  # the swing's top has left the window
+    # A missing reading keeps the peak, and so does a gap in the data (an hour here); a gap
+    # of more than a day has cleared the window, and a clock gone back starts it afresh.
     assert _insulation_peaks([5000.0, float("nan"), 4000.0], 60.0) == [5000.0, 5000.0, 5000.0]
-    assert _insulation_peaks([5000.0, 4000.0], 3600.0) == [5000.0, 4000.0]
+    assert _insulation_peaks([5000.0, 4000.0], 3600.0) == [5000.0, 5000.0]
+    assert _insulation_peaks([5000.0, 4000.0], 25 * 3600.0) == [5000.0, 4000.0]
+    assert _insulation_peaks([5000.0, 4000.0], -7200.0) == [5000.0, 4000.0]

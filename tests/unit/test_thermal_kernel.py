@@ -211,10 +211,12 @@ def _advance(st: ThermalState, f: Frame, v: SimpleNamespace) -> None:
     ew(v.dvc_s, dvc, TAU_VSLOW)
 
     # The insulation's peak over the last day: the highest reading of each
-    # clock hour in a ring, the hours passed since the last sample cleared.
+    # clock hour in a ring, the hours passed since the last sample cleared
+    # (all of them for a pack seen first, or whose clock went back).
     hour = np.floor(ts / 3600.0)
     for k in range(len(ts)):
-        passed = INS_HOURS if restart[k] else int(min(hour[k] - v.ins_hour[k], INS_HOURS))
+        on = v.seen[k] and hour[k] >= v.ins_hour[k]
+        passed = int(min(hour[k] - v.ins_hour[k], INS_HOURS)) if on else INS_HOURS
         for h in range(passed):
             v.ins_hr[k, int((hour[k] - h) % INS_HOURS)] = np.nan
         if passed > 0:
@@ -285,6 +287,12 @@ def _frames(design: PackDesign, seed: int, steps: int) -> list[Frame]:
         t = t + rng.choice([1.0, 1.0, 5.0, 30.0], n)
         if step % 40 == 39:
             t[rng.integers(n)] += MAX_GAP_S + 60.0  # a gap: the pack restarts
+        # The insulation ring: hours passed across its end, five of them, more
+        # than a day of them, and a clock that goes back two hours.
+        jump = {60: (6, 11 * 3600.0), 80: (3, 5 * 3600.0), 100: (4, 30 * 3600.0), 120: (5, -7200.0)}
+        if step in jump:
+            k, by = jump[step]
+            t[k] += by
         cur = rng.normal(-30.0, 80.0, n).round(2)
         temps = np.round(28.0 + rng.normal(0, 2.0, (n, s)) + 0.05 * step)
         temps[rng.random((n, s)) < 0.02] = -40.0  # open sensors
