@@ -34,6 +34,11 @@ class PipelineMetrics:
     consumer_lag: Gauge
     # 1 while the service's partitions are paused for backpressure, by service.
     paused: Gauge
+    # Samples replayed to refill a stream job's state after a restart or a partition
+    # takeover (their results went out before and are not published again), by service.
+    warm_samples: Counter
+    # Partitions still replaying that history, by service.
+    warming: Gauge
 
 
 def new_registry() -> PipelineMetrics:
@@ -72,6 +77,18 @@ def new_registry() -> PipelineMetrics:
         paused=Gauge(
             "packwatch_consumer_paused",
             "1 while partitions are paused for backpressure",
+            ["service"],
+            registry=reg,
+        ),
+        warm_samples=Counter(
+            "packwatch_warm_samples",
+            "Samples replayed to refill state after a restart or takeover",
+            ["service"],
+            registry=reg,
+        ),
+        warming=Gauge(
+            "packwatch_warming_partitions",
+            "Partitions still replaying their history",
             ["service"],
             registry=reg,
         ),

@@ -72,6 +72,7 @@ class ScoringService:
         try:
             while not stop.is_set():
                 await self.warm.rewind()  # partitions assigned since the last fetch
+                self.metrics.warming.labels(SERVICE).set(len(self.warm.until))
                 batch = await self.consumer.getmany(
                     timeout_ms=self.settings.batch_max_ms, max_records=self.settings.batch_max_rows
                 )
@@ -97,6 +98,8 @@ class ScoringService:
             warmed, _ = decode_scoring_samples(warm)
             await loop.run_in_executor(self._executor, self.scorer.run_pass, warmed)
             self.samples_warmed += len(warmed)
+            self.metrics.warm_samples.labels(SERVICE).inc(len(warmed))
+        self.metrics.warming.labels(SERVICE).set(len(self.warm.until))
         samples, undecodable = decode_scoring_samples(live)
         self.undecodable += undecodable
         res = await loop.run_in_executor(self._executor, self.scorer.run_pass, samples)

@@ -150,6 +150,9 @@ async def test_a_restarted_service_warms_up_and_says_what_an_uninterrupted_one_s
         await _drain(svc, len(items) - cut)
         # The 40 minutes before its committed offset scored again, their results dropped.
         assert (svc.samples_scored, svc.samples_warmed) == (len(items) - cut, cut)
+        reg, label = svc.metrics.registry, {"service": "scoring"}
+        assert reg.get_sample_value("packwatch_warm_samples_total", label) == cut
+        assert reg.get_sample_value("packwatch_warming_partitions", label) == 0  # warmed up
     async with _running(core, _settings(samples_topic, "uninterrupted", uninterrupted_out)) as svc:
         await _drain(svc, len(items))
     restarted = await _events(kafka_bootstrap, restarted_out)

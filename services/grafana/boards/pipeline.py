@@ -63,6 +63,13 @@ PANELS: dict[str, tuple[dict[str, str], str]] = {
         {"{{service}}": "max by (service) (packwatch_consumer_paused)"},
         "bool",
     ),
+    "Warm-up after a restart or takeover (replayed history, results not published)": (
+        {
+            "{{service}} samples/s": _rate("packwatch_warm_samples_total", "service"),
+            "{{service}} partitions warming": "max by (service) (packwatch_warming_partitions)",
+        },
+        "short",
+    ),
     "Decoder output and decode time": (
         {
             "samples/s": f"sum(rate(packwatch_decoder_samples_out_total{R}))",
