@@ -66,7 +66,7 @@ PANELS: dict[str, tuple[dict[str, str], str]] = {
     "Warm-up after a restart or takeover (replayed history, results not published)": (
         {
             "{{service}} samples/s": _rate("packwatch_warm_samples_total", "service"),
-            "{{service}} partitions warming": "max by (service) (packwatch_warming_partitions)",
+            "{{service}} partitions warming": "sum by (service) (packwatch_warming_partitions)",
         },
         "short",
     ),
