@@ -15,8 +15,8 @@
    does); reports the wall time and the vehicle time from the fault's first
    sample to its AnomalyEvent. Twice: an internal short of severity 0.9, in
    the severe band the issue's 5-minute target is for (this bus's cell passes
-   55 degC within the hour: 70 degC), and a stopped pump, which at this bus's
-   load is not (its pack stays near 31 degC). In process, without the broker:
+   55 degC within the hour: ~73 degC), and a stopped pump, which at this bus's
+   load is not (its hottest cell stays under 34 degC). In process, without the broker:
    the broker adds its own few milliseconds, measured by the ingest benchmark.
 
 Prints figures, then one JSON line last. ``python -m load_tests.bench_scoring``.

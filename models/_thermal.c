@@ -467,21 +467,21 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
 
         /* The insulation's peak over the last day: the highest reading of each
          * clock hour in a ring of INS_HOURS. The hours passed since the pack's
-         * last sample are cleared (a gap of a day clears them all, a shorter one
-         * keeps the rest); a pack seen for the first time, or whose clock went
-         * back, starts an empty ring. */
+         * latest hour are cleared (a gap of a day clears them all, a shorter one
+         * keeps the rest); a sample from an earlier hour still in the window
+         * goes to its own hour; a pack seen for the first time, or whose clock
+         * went back a day or more, starts an empty ring. */
         double ins = insulation[k], hour = floor(tsv[k] / 3600.0);
         double *hr = ins_hr + r * INS_HOURS;
         if (isfinite(hour)) {
-            int on = seen[r] && hour >= ins_hour[r];
-            double passed = on ? hour - ins_hour[r] : (double)INS_HOURS;
-            if (passed > 0.0) {
-                if (passed > (double)INS_HOURS) passed = (double)INS_HOURS;
+            double ahead = seen[r] ? hour - ins_hour[r] : (double)INS_HOURS;
+            if (ahead > 0.0 || ahead <= -(double)INS_HOURS) {
+                double passed = ahead > 0.0 && ahead < (double)INS_HOURS ? ahead : (double)INS_HOURS;
                 for (Py_ssize_t h = (Py_ssize_t)passed - 1; h >= 0; h--)
                     hr[ring_slot(hour - (double)h)] = NAN;
                 ins_hour[r] = hour;
             }
-            double *slot = hr + ring_slot(ins_hour[r]);
+            double *slot = hr + ring_slot(hour);
             if (!isnan(ins) && !(*slot >= ins)) *slot = ins;
         }
         double peak = NAN;

@@ -66,13 +66,18 @@ class ScoringService:
         self.samples_scored = 0
         self.samples_warmed = 0  # replayed by a warm start, results dropped
         self.undecodable = 0
+        # The warm-up series exist from the start: rate() needs a sample before the
+        # first warm-up to see it whole, and a panel reads 0 rather than no data.
+        metrics.warm_samples.labels(SERVICE)
+        metrics.warming.labels(SERVICE).set(0)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set."""
         try:
             while not stop.is_set():
+                self._show_warming()  # paused, waiting for their rewind
                 await self.warm.rewind()  # partitions assigned since the last fetch
-                self.metrics.warming.labels(SERVICE).set(len(self.warm.until))
+                self._show_warming()
                 batch = await self.consumer.getmany(
                     timeout_ms=self.settings.batch_max_ms, max_records=self.settings.batch_max_rows
                 )
@@ -80,6 +85,10 @@ class ScoringService:
                     await self.process(batch)
         finally:
             self._executor.shutdown(wait=True)
+
+    def _show_warming(self) -> None:
+        """Partitions waiting for their rewind or still replaying, as the gauge."""
+        self.metrics.warming.labels(SERVICE).set(len(self.warm.pending) + len(self.warm.until))
 
     async def process(self, batch: dict[TopicPartition, list[Any]]) -> PassResult:
         """Steps 1-5 of the module docstring for one fetched batch."""
@@ -96,10 +105,12 @@ class ScoringService:
         loop = asyncio.get_running_loop()
         if warm:  # scored for the windows only: its results went out before the restart
             warmed, _ = decode_scoring_samples(warm)
-            await loop.run_in_executor(self._executor, self.scorer.run_pass, warmed)
+            res = await loop.run_in_executor(self._executor, self.scorer.run_pass, warmed)
             self.samples_warmed += len(warmed)
-            self.metrics.warm_samples.labels(SERVICE).inc(len(warmed))
-        self.metrics.warming.labels(SERVICE).set(len(self.warm.until))
+            # What the replay scored: a partition replayed again after a rebalance
+            # gives samples the windows already hold, which the scorer skips.
+            self.metrics.warm_samples.labels(SERVICE).inc(res.scored)
+        self._show_warming()
         samples, undecodable = decode_scoring_samples(live)
         self.undecodable += undecodable
         res = await loop.run_in_executor(self._executor, self.scorer.run_pass, samples)

@@ -117,5 +117,5 @@ def test_cli_prints_the_json_summary_last(
     assert list(last) == [
         "dashboards", "panels", "queries_ok", "queries_failed", "raw_scans_in_overview",
     ]  # fmt: skip
-    assert last["dashboards"] == 5 and last["panels"] == 37
+    assert last["dashboards"] == 5 and last["panels"] == 38
     assert last["queries_failed"] == [] and last["raw_scans_in_overview"] == 0

@@ -199,6 +199,15 @@ async def test_a_member_joining_warms_up_what_it_takes_over_and_the_other_goes_o
             # at once); the first member kept its windows and rewound nothing.
             assert second.samples_warmed == sum(before[tp] for tp in owned[1]) > 0
             assert first.samples_warmed == 0
+            label = {"service": "scoring"}
+            warm = [svc.metrics.registry.get_sample_value("packwatch_warm_samples_total", label)
+                    for svc in (first, second)]  # fmt: skip
+            assert warm == [0.0, second.samples_warmed]  # a series from the start, then the replay
+            for svc in (first, second):
+                assert (
+                    svc.metrics.registry.get_sample_value("packwatch_warming_partitions", label)
+                    == 0
+                )
     async with _running(core, _settings(samples_topic, "uninterrupted", uninterrupted_out)) as svc:
         await _drain(svc, len(items))
     shared = sorted(e.event_id for _, e in await _events(kafka_bootstrap, shared_out))

@@ -138,8 +138,10 @@ def test_insulation_peak_is_the_last_days_highest_hour() -> None:
     assert peaks.tolist() == expected
     assert peaks[-1] < healthy.max() - 1.0  # the swing's top has left the window
     # A missing reading keeps the peak, and so does a gap in the data (an hour here); a gap
-    # of more than a day has cleared the window, and a clock gone back starts it afresh.
+    # of more than a day has cleared the window. A clock gone back two hours writes to its
+    # own hour; gone back a day, it starts the window afresh.
     assert _insulation_peaks([5000.0, float("nan"), 4000.0], 60.0) == [5000.0, 5000.0, 5000.0]
     assert _insulation_peaks([5000.0, 4000.0], 3600.0) == [5000.0, 5000.0]
     assert _insulation_peaks([5000.0, 4000.0], 25 * 3600.0) == [5000.0, 4000.0]
-    assert _insulation_peaks([5000.0, 4000.0], -7200.0) == [5000.0, 4000.0]
+    assert _insulation_peaks([5000.0, 4000.0, 6000.0], -7200.0) == [5000.0, 5000.0, 6000.0]
+    assert _insulation_peaks([5000.0, 4000.0], -24 * 3600.0) == [5000.0, 4000.0]

@@ -211,17 +211,18 @@ def _advance(st: ThermalState, f: Frame, v: SimpleNamespace) -> None:
     ew(v.dvc_s, dvc, TAU_VSLOW)
 
     # The insulation's peak over the last day: the highest reading of each
-    # clock hour in a ring, the hours passed since the last sample cleared
-    # (all of them for a pack seen first, or whose clock went back).
+    # clock hour in a ring, the hours passed since the pack's latest hour
+    # cleared; an earlier hour still in the window takes its own slot; all of
+    # it cleared for a pack seen first, or whose clock went back a day or more.
     hour = np.floor(ts / 3600.0)
     for k in range(len(ts)):
-        on = v.seen[k] and hour[k] >= v.ins_hour[k]
-        passed = int(min(hour[k] - v.ins_hour[k], INS_HOURS)) if on else INS_HOURS
-        for h in range(passed):
-            v.ins_hr[k, int((hour[k] - h) % INS_HOURS)] = np.nan
-        if passed > 0:
+        ahead = hour[k] - v.ins_hour[k] if v.seen[k] else INS_HOURS
+        if ahead > 0 or ahead <= -INS_HOURS:
+            passed = int(ahead) if 0 < ahead < INS_HOURS else INS_HOURS
+            for h in range(passed):
+                v.ins_hr[k, int((hour[k] - h) % INS_HOURS)] = np.nan
             v.ins_hour[k] = hour[k]
-        j = int(v.ins_hour[k] % INS_HOURS)
+        j = int(hour[k] % INS_HOURS)
         v.ins_hr[k, j] = np.fmax(v.ins_hr[k, j], f.insulation_kohm[k])
     with np.errstate(invalid="ignore"):
         v.ins_peak[...] = np.fmax.reduce(v.ins_hr, axis=1)
@@ -288,8 +289,14 @@ def _frames(design: PackDesign, seed: int, steps: int) -> list[Frame]:
         if step % 40 == 39:
             t[rng.integers(n)] += MAX_GAP_S + 60.0  # a gap: the pack restarts
         # The insulation ring: hours passed across its end, five of them, more
-        # than a day of them, and a clock that goes back two hours.
-        jump = {60: (6, 11 * 3600.0), 80: (3, 5 * 3600.0), 100: (4, 30 * 3600.0), 120: (5, -7200.0)}
+        # than a day of them, and a clock that goes back two hours, and a day and more.
+        jump = {
+            60: (6, 11 * 3600.0),
+            80: (3, 5 * 3600.0),
+            100: (4, 30 * 3600.0),
+            120: (5, -7200.0),
+            130: (7, -30 * 3600.0),
+        }
         if step in jump:
             k, by = jump[step]
             t[k] += by

@@ -15,6 +15,7 @@ from services.grafana.panels import prom
 UID = "packwatch-pipeline"
 
 R = "[$__rate_interval]"
+STEP = "[$__interval]"  # a gauge's highest value within each point's step
 
 
 def _rate(metric: str, by: str) -> str:
@@ -63,11 +64,12 @@ PANELS: dict[str, tuple[dict[str, str], str]] = {
         {"{{service}}": "max by (service) (packwatch_consumer_paused)"},
         "bool",
     ),
-    "Warm-up after a restart or takeover (replayed history, results not published)": (
-        {
-            "{{service}} samples/s": _rate("packwatch_warm_samples_total", "service"),
-            "{{service}} partitions warming": "sum by (service) (packwatch_warming_partitions)",
-        },
+    "Warm-up replay after a restart or takeover (results not published)": (
+        {"{{service}}": _rate("packwatch_warm_samples_total", "service")},
+        "short",
+    ),
+    "Partitions warming up (waiting for their rewind or replaying)": (
+        {"{{service}}": f"sum by (service) (max_over_time(packwatch_warming_partitions{STEP}))"},
         "short",
     ),
     "Decoder output and decode time": (
