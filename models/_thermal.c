@@ -319,8 +319,8 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     (void)self;
     Buffers b = {.count = 0};
     double *work = NULL;
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 39) {
-        PyErr_SetString(PyExc_TypeError, "advance_rest takes 39 arguments");
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 38) {
+        PyErr_SetString(PyExc_TypeError, "advance_rest takes 38 arguments");
         return NULL;
     }
     ARRAY(rows, int64_t, 0, 0, -1);
@@ -361,11 +361,10 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     ARRAY(dvc_f, double, 31, 1, cap * c);
     ARRAY(dvc_s, double, 32, 1, cap * c);
     ARRAY(dvc_q, double, 33, 1, cap * c);
-    ARRAY(ins_peak, double, 34, 1, cap);
-    ARRAY(ins_hour, double, 35, 1, cap);
-    ARRAY(ins_hr, double, 36, 1, cap * INS_HOURS);
-    ARRAY(last_ts, double, 37, 1, cap);
-    ARRAY(seen, uint8_t, 38, 1, cap);
+    ARRAY(ins_hour, double, 34, 1, cap);
+    ARRAY(ins_hr, double, 35, 1, cap * INS_HOURS);
+    ARRAY(last_ts, double, 36, 1, cap);
+    ARRAY(seen, uint8_t, 37, 1, cap);
     if (n && !check_sensors(s)) goto fail;
     if (n && (cell_v_n != n * c || temps_n != n * s)) {
         PyErr_SetString(PyExc_ValueError, "cell or temperature rows of unequal length");
@@ -465,12 +464,13 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         }
         i_prev[r] = i;
 
-        /* The insulation's peak over the last day: the highest reading of each
-         * clock hour in a ring of INS_HOURS. The hours passed since the pack's
-         * latest hour are cleared (a gap of a day clears them all, a shorter one
-         * keeps the rest); a sample from an earlier hour still in the window
-         * goes to its own hour; a pack seen for the first time, or whose clock
-         * went back a day or more, starts an empty ring. */
+        /* The insulation's highest reading of each clock hour, in a ring of
+         * INS_HOURS (ThermalState.insulation_peak takes the day's peak off it).
+         * The hours passed since the pack's latest hour are cleared (a gap of a
+         * day clears them all, a shorter one keeps the rest); a sample from an
+         * earlier hour still in the window goes to its own hour; a pack seen for
+         * the first time, or whose clock went back a day or more, starts an
+         * empty ring. */
         double ins = insulation[k], hour = floor(tsv[k] / 3600.0);
         double *hr = ins_hr + r * INS_HOURS;
         if (isfinite(hour)) {
@@ -484,10 +484,6 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
             double *slot = hr + ring_slot(hour);
             if (!isnan(ins) && !(*slot >= ins)) *slot = ins;
         }
-        double peak = NAN;
-        for (Py_ssize_t h = 0; h < INS_HOURS; h++)
-            if (!(peak >= hr[h])) peak = isnan(hr[h]) ? peak : hr[h];
-        ins_peak[r] = peak;
         last_ts[r] = tsv[k];
         seen[r] = 1;
     }

@@ -237,13 +237,14 @@ class Detector:
         return out, seen
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
-        ratio = f.insulation_kohm / np.maximum(st.ins_peak[rows], 1e-9)
+        peak = st.insulation_peak(rows)
+        ratio = f.insulation_kohm / np.maximum(peak, 1e-9)
         out = []
         for b in np.flatnonzero(ratio < INSULATION_RATIO):
             out.append(Finding(f.vehicle_ids[b], AnomalyKind.INSULATION_FAULT, Severity.WARNING,
                                float(1.0 - ratio[b]), "trend-1",
                                evidence={"insulation_kohm": float(f.insulation_kohm[b]),
-                                         "daily_peak_kohm": float(st.ins_peak[rows[b]]),
+                                         "daily_peak_kohm": float(peak[b]),
                                          "ratio": float(ratio[b]),
                                          "limit_ratio": INSULATION_RATIO}))  # fmt: skip
         return out

@@ -250,9 +250,12 @@ def render(m: dict[str, Any]) -> str:
     def f(x: Any) -> str:
         return "-" if x is None else f"{x:.0f}" if isinstance(x, float) else str(x)
 
+    def pct(rate: float | None) -> str:
+        return "-" if rate is None else f"{100 * rate:.0f} %"
+
     lines = ["kind                  faults  detected  median s  p95 s  p95 severe s"]
     for k, v in m["thermal"]["kinds"].items():
-        rate = "-" if v["detection_rate"] is None else f"{100 * v['detection_rate']:.0f} %"
+        rate = pct(v["detection_rate"])
         p95_severe = _p95_severe(severe_delays(m, k))
         lines.append(f"{k:<21} {v['faults']:>6}  {rate:>8}  {f(v['median_delay_s']):>8}  "
                      f"{f(v['p95_delay_s']):>5}  {f(p95_severe):>12}")  # fmt: skip
@@ -260,7 +263,7 @@ def render(m: dict[str, Any]) -> str:
     lines.append("kind                  band      faults  detected")
     for k, v in m["thermal"]["kinds"].items():
         for band, b in v["bands"].items():
-            rate = "-" if b["detection_rate"] is None else f"{100 * b['detection_rate']:.0f} %"
+            rate = pct(b["detection_rate"])
             lines.append(f"{k:<21} {band:<9} {b['faults']:>6}  {rate:>8}")
     if "severe_run" in m:
         lines += ["", "severe run (fixed faults at the severe band's range, models/simdata.py)"]
@@ -269,7 +272,7 @@ def render(m: dict[str, Any]) -> str:
             if not v["faults"]:
                 continue
             sev = v["severe_delays"]
-            rate = "-" if v["detection_rate"] is None else f"{100 * v['detection_rate']:.0f} %"
+            rate = pct(v["detection_rate"])
             lines.append(f"{k:<21} {v['faults']:>6}  {len(sev):>6}  {rate:>8}  "
                          + (" ".join(f(d) for d in sev) or "-"))  # fmt: skip
     s = m["soh"]

@@ -130,8 +130,8 @@ def _nan_to(x: F64, fill: float) -> F64:
 _FIELDS_PS = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "stuck_a",
               "stuck_b", "t_f", "t_s")  # fmt: skip
 _FIELDS_PC = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "dvc_q", "rex_b")
-_FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "ins_peak",
-             "ins_hour", "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
+_FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "ins_hour",
+             "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
 #: The insulation's highest reading of each of the last INS_HOURS clock hours (a ring).
 INS_HOURS = 24
 _FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, "ins_hr", "seen")
@@ -164,7 +164,6 @@ class _StateArrays:
     i_prev: F64
     e_ii: F64
     cdt: F64
-    ins_peak: F64
     ins_hour: F64
     ins_hr: F64
     pres_s: F64
@@ -295,8 +294,8 @@ class ThermalState(_StateArrays):
             inlet, outlet, _c(f.insulation_kohm), valid, raw_res, expected, _LOOP,
             self.res_f, self.res_s, self.loc_b, self.loc_f, self.loc_s, self.pres_s, self.pres_m,
             self.pwr, self.on_s, self.chill_s, self.e_ii, self.e_dvi, self.i_prev, self.dv_prev,
-            self.rex_b, self.dvc_f, self.dvc_s, self.dvc_q, self.ins_peak, self.ins_hour,
-            self.ins_hr, self.last_ts, self.seen,
+            self.rex_b, self.dvc_f, self.dvc_s, self.dvc_q, self.ins_hour, self.ins_hr,
+            self.last_ts, self.seen,
         )  # fmt: skip
         return r
 
@@ -328,6 +327,12 @@ class ThermalState(_StateArrays):
         x[..., 12] = self.t_f[r] - self.t_s[r]
         x[..., 13] = self.is_lfp
         return x.reshape(p * s, -1)
+
+    def insulation_peak(self, r: IDX) -> F64:
+        """Each pack's highest insulation reading of this clock hour and the
+        INS_HOURS - 1 before it (NaN before its first reading)."""
+        out: F64 = np.fmax.reduce(self.ins_hr[r], axis=1)
+        return out
 
     def quick_step(self, r: IDX) -> F64:
         """Per cell (packs, cells): its 1-minute mean deviation (current-corrected)

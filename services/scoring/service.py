@@ -77,7 +77,6 @@ class ScoringService:
             while not stop.is_set():
                 self._show_warming()  # paused, waiting for their rewind
                 await self.warm.rewind()  # partitions assigned since the last fetch
-                self._show_warming()
                 batch = await self.consumer.getmany(
                     timeout_ms=self.settings.batch_max_ms, max_records=self.settings.batch_max_rows
                 )

@@ -117,7 +117,7 @@ def _insulation_peaks(kohm: list[float], every_s: float) -> list[float]:
     out = []
     for k, r in enumerate(kohm):
         st.update(_frame(NMC_R3, 1, 1_000_000.0 + k * every_s, insulation_kohm=np.array([r])))
-        out.append(float(st.ins_peak[0]))
+        out.append(float(st.insulation_peak(np.array([0]))[0]))
     return out
 
 
