@@ -167,6 +167,9 @@ class Detector:
         # Per design: its state, and the frames of the updates since the last
         # score with their rows (merged by :meth:`pending`).
         self._pending: dict[str, tuple[ThermalState, list[Frame], list[npt.NDArray[np.intp]]]] = {}
+        # Insulation history of packs not yet seen (vehicle -> clock hours, readings),
+        # merged into their rings after their first sample (:meth:`seed_insulation`).
+        self._ins_seeds: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
 
     def state(self, design_id: str) -> ThermalState:
         """The thermal state of a design's packs, created on first use."""
@@ -181,6 +184,11 @@ class Detector:
         """Advance the packs in ``f``; remembers their latest sample for :meth:`score`."""
         st = self.state(f.design_id)
         rows = st.update(f)
+        if self._ins_seeds:
+            for b, vid in enumerate(f.vehicle_ids):
+                seed = self._ins_seeds.pop(vid, None)
+                if seed is not None:
+                    st.seed_insulation(int(rows[b]), *seed)
         # The frames are merged once, when scored: merging at every update
         # copied the packs' readings once per round of a pass.
         prev = self._pending.get(f.design_id)
@@ -190,6 +198,22 @@ class Detector:
             prev[1].append(f)
             prev[2].append(rows)
         return rows
+
+    def seed_insulation(
+        self,
+        vehicle_id: str,
+        hours: npt.NDArray[np.float64],
+        values: npt.NDArray[np.float64],
+    ) -> None:
+        """Insulation readings of ``vehicle_id`` from before its first sample here.
+
+        A restarted scorer replays only its warm-up (minutes), where the
+        insulation check compares with the highest reading of the last 24 clock
+        hours: the stored history of the hours before (``hours``: unix seconds //
+        3600; ``values``: kOhm) fills the rest of that day. Merged into the
+        pack's ring once its first sample has started it (:meth:`update`).
+        """
+        self._ins_seeds[vehicle_id] = (hours, values)
 
     def pending(self) -> dict[str, tuple[ThermalState, Frame, npt.NDArray[np.intp]]]:
         """Packs updated since the last score, per design (state, latest frame, rows)."""

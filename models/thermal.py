@@ -328,6 +328,26 @@ class ThermalState(_StateArrays):
         x[..., 13] = self.is_lfp
         return x.reshape(p * s, -1)
 
+    def seed_insulation(self, r: int, hours: F64, values: F64) -> None:
+        """Merge earlier hours' readings into pack ``r``'s insulation ring.
+
+        ``hours`` are clock hours (unix seconds // 3600), ``values`` a reading of
+        each (kOhm, NaN for none). An hour inside the ring's window (the pack's
+        latest hour and the INS_HOURS - 1 before it) keeps the higher of what it
+        holds and the seed; others are ignored. For a pack already seen: its
+        first sample starts an empty ring, which would drop an earlier seed.
+        """
+        if not self.seen[r]:
+            raise ValueError("seed a pack's insulation ring after its first sample")
+        hours = np.asarray(hours, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64)
+        latest = self.ins_hour[r]
+        inside = (hours <= latest) & (hours > latest - INS_HOURS) & ~np.isnan(values)
+        ring = self.ins_hr[r]
+        for h, v in zip(hours[inside].tolist(), values[inside].tolist(), strict=True):
+            slot = int(h % INS_HOURS)
+            ring[slot] = np.fmax(ring[slot], v)
+
     def insulation_peak(self, r: IDX) -> F64:
         """Each pack's highest insulation reading of this clock hour and the
         INS_HOURS - 1 before it (NaN before its first reading)."""

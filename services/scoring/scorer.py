@@ -133,6 +133,16 @@ class Scorer:
                     self._score(res, due)
         return res
 
+    def first_seen(self, samples: Sequence[ScoringSample]) -> dict[str, float]:
+        """Vehicles of ``samples`` this scorer holds no window of yet, each with its
+        earliest sample's time (unix seconds)."""
+        out: dict[str, float] = {}
+        for s in samples:
+            if s.vehicle_id not in self.packs:
+                t = out.get(s.vehicle_id)
+                out[s.vehicle_id] = s.ts_s if t is None else min(t, s.ts_s)
+        return out
+
     def _due(self, last: float, t: float) -> bool:
         """Whether a pack last scored at ``last`` is scored at its sample ``t``: the
         first in a new ``score_every_s`` window of its clock (every sample at 0)."""

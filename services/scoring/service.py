@@ -3,7 +3,9 @@
 Contract of one batch (closed on ``batch_max_rows`` or ``batch_max_ms``):
 
 1. decode each message as a PackSample; an undecodable one is counted and
-   skipped (ingest dead-letters the same message with its reason);
+   skipped (ingest dead-letters the same message with its reason); for
+   vehicles seen for the first time, read the stored insulation history the
+   warm-up cannot replay (:mod:`services.scoring.history`);
 2. score the batch in the single worker thread (numpy and onnxruntime release
    the GIL, and the event loop keeps the consumer's heartbeat going meanwhile);
 3. send every AnomalyEvent (key = vehicle id) and wait for all acknowledgements;
@@ -31,7 +33,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from schemas.messages import encode
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
-from services.scoring.samples import decode_scoring_samples
+from services.scoring.history import insulation_history
+from services.scoring.samples import ScoringSample, decode_scoring_samples
 from services.scoring.scorer import PassResult, Scorer
 from services.scoring.settings import ScoringSettings
 from services.scoring.warm import WarmStart
@@ -66,6 +69,7 @@ class ScoringService:
         self.samples_scored = 0
         self.samples_warmed = 0  # replayed by a warm start, results dropped
         self.undecodable = 0
+        self._asked: set[str] = set()  # vehicles whose stored history was read
         # The warm-up series exist from the start: rate() needs a sample before the
         # first warm-up to see it whole, and a panel reads 0 rather than no data.
         metrics.warm_samples.labels(SERVICE)
@@ -85,6 +89,22 @@ class ScoringService:
         finally:
             self._executor.shutdown(wait=True)
 
+    async def _seed_history(self, samples: list[ScoringSample]) -> None:
+        """The stored insulation history of the vehicles first seen in ``samples``
+        (:mod:`services.scoring.history`), for the scorer to merge. Runs between
+        passes, while the worker thread is idle."""
+        new = {v: t for v, t in self.scorer.first_seen(samples).items() if v not in self._asked}
+        if not new:
+            return
+        history = await insulation_history(
+            self.pool, new, stopping=self.stopping,
+            retry_initial_s=self.settings.retry_initial_s, retry_max_s=self.settings.retry_max_s,
+        )  # fmt: skip
+        self._asked.update(new)
+        for vid, (hours, values) in history.items():
+            self.scorer.detector.seed_insulation(vid, hours, values)
+        log.info("insulation_history", vehicles=len(new), with_history=len(history))
+
     def _show_warming(self) -> None:
         """Partitions waiting for their rewind or still replaying, as the gauge."""
         self.metrics.warming.labels(SERVICE).set(len(self.warm.pending) + len(self.warm.until))
@@ -102,15 +122,16 @@ class ScoringService:
             if commit is not None:
                 offsets[tp] = commit
         loop = asyncio.get_running_loop()
-        if warm:  # scored for the windows only: its results went out before the restart
-            warmed, _ = decode_scoring_samples(warm)
+        warmed, _ = decode_scoring_samples(warm) if warm else ([], 0)
+        samples, undecodable = decode_scoring_samples(live)
+        await self._seed_history([*warmed, *samples])
+        if warmed:  # scored for the windows only: its results went out before the restart
             res = await loop.run_in_executor(self._executor, self.scorer.run_pass, warmed)
             self.samples_warmed += len(warmed)
             # What the replay scored: a partition replayed again after a rebalance
             # gives samples the windows already hold, which the scorer skips.
             self.metrics.warm_samples.labels(SERVICE).inc(res.scored)
         self._show_warming()
-        samples, undecodable = decode_scoring_samples(live)
         self.undecodable += undecodable
         res = await loop.run_in_executor(self._executor, self.scorer.run_pass, samples)
         futures = [

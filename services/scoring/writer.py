@@ -8,7 +8,8 @@ retried with back-off until the service stops; anything else propagates.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 import structlog
@@ -17,6 +18,7 @@ from schemas.events import HealthScore
 from services.core.errors import is_retriable
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 _UPSERT = """
 INSERT INTO pack_health (vehicle_id, pack_id, ts, soh_pct, soh_low_pct, soh_high_pct,
@@ -40,6 +42,27 @@ def health_row(h: HealthScore) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+async def with_retries(
+    op: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    stopping: Callable[[], bool],
+    retry_initial_s: float = 0.2,
+    retry_max_s: float = 5.0,
+) -> T:
+    """``await op()``, again with back-off after transient failures until ``stopping()``."""
+    delay = retry_initial_s
+    while True:
+        try:
+            return await op()
+        except Exception as exc:
+            if not is_retriable(exc) or stopping():
+                raise
+            log.warning(f"{what}_retry", error=str(exc), delay_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, retry_max_s)
+
+
 async def write_health(
     pool: asyncpg.Pool,
     rows: list[HealthScore],
@@ -51,16 +74,10 @@ async def write_health(
     """Upsert ``rows`` in one transaction; retries transient failures until ``stopping()``."""
     if not rows:
         return
-    delay = retry_initial_s
-    while True:
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.executemany(_UPSERT, [health_row(h) for h in rows])
-        except Exception as exc:
-            if not is_retriable(exc) or stopping():
-                raise
-            log.warning("pack_health_write_retry", error=str(exc), delay_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, retry_max_s)
-        else:
-            return
+
+    async def upsert() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.executemany(_UPSERT, [health_row(h) for h in rows])
+
+    await with_retries(upsert, what="pack_health_write", stopping=stopping,
+                       retry_initial_s=retry_initial_s, retry_max_s=retry_max_s)  # fmt: skip

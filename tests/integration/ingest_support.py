@@ -57,13 +57,23 @@ async def prepare_database(
         await conn.close()
 
 
-async def produce(bootstrap: str, topic: str, items: Iterable[tuple[bytes, bytes]]) -> int:
-    """Send (key, value) pairs and wait until the broker acknowledged all of them."""
+async def produce(
+    bootstrap: str,
+    topic: str,
+    items: Iterable[tuple[bytes, bytes]],
+    timestamps_ms: Iterable[int] | None = None,
+) -> int:
+    """Send (key, value) pairs and wait until the broker acknowledged all of them.
+
+    Records carry ``timestamps_ms`` when given (a live stream's, one per item),
+    else the time they are sent."""
     n = 0
+    stamps = iter(timestamps_ms) if timestamps_ms is not None else None
     async with open_producer(bootstrap, linger_ms=20) as producer:
         pending = []
         for key, value in items:
-            pending.append(await producer.send(topic, key=key, value=value))
+            ts = next(stamps) if stamps is not None else None
+            pending.append(await producer.send(topic, key=key, value=value, timestamp_ms=ts))
             n += 1
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)

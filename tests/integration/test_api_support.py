@@ -21,11 +21,11 @@ import httpx
 from fastapi import FastAPI
 
 from schemas.db import migrate
-from schemas.db.rollups import REFRESH_HOURS_SQL, REFRESH_MINUTES_SQL
 from schemas.fleet import DESIGNS, demo_buses
 from services.api import tokens
 from services.api.settings import ApiSettings
 from services.core import dbadmin
+from tests.integration.db_support import store_rows
 
 BUSES = 6
 SECONDS = 2 * 3600
@@ -98,11 +98,7 @@ async def prepare(dsn: str) -> Fleet:
     try:
         for bus in demo_buses(BUSES)[:2]:
             rows = _rows(bus.vehicle_id, bus.pack_id, bus.design_id, start, rng)
-            await conn.copy_records_to_table("pack_samples", records=rows, columns=COLUMNS)
-            times = [r[1] for r in rows]
-            ids = [bus.vehicle_id] * len(times)
-            await conn.execute(REFRESH_MINUTES_SQL, ids, times)
-            await conn.execute(REFRESH_HOURS_SQL, ids, times)
+            await store_rows(conn, rows, COLUMNS)
     finally:
         await conn.close()
     return Fleet(dsn=dsn, start=start, end=end)

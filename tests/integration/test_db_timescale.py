@@ -132,3 +132,44 @@ async def test_array_statistics_off_on_chunks_that_exist_before_migration_0004(
         assert await targets("pack_samples", chunk) == [default, default]
     finally:
         await asyncio.to_thread(migrate.upgrade, migrated)
+
+
+async def test_a_restarted_scorers_insulation_history_reads_the_aggregates(migrated: str) -> None:
+    """services.scoring.history on the continuous aggregates: each stored hour's lowest
+    insulation reading of the 24 hours up to a vehicle's first sample."""
+    from services.scoring.history import insulation_history
+
+    first = datetime(2026, 5, 6, 9, 40, tzinfo=UTC)
+    readings = [  # (minutes from the first sample, kOhm)
+        (-25 * 60 - 30, 9000.0),  # more than a day before: not the day's
+        (-90, 5000.0), (-70, 4000.0),  # 08:10 and 08:30
+        (-40, 3000.0), (-10, 2500.0),  # 09:00 and 09:30
+        (30, 9000.0),  # after the first sample: the scorer reads it itself
+    ]  # fmt: skip
+    conn = await asyncpg.connect(migrated, statement_cache_size=0)
+    try:
+        await conn.executemany(
+            """INSERT INTO pack_samples (vehicle_id, ts, seq, pack_voltage_v, pack_current_a,
+            soc_pct, insulation_kohm, cell_voltages, cell_temps)
+            VALUES ('TS-INS', $1, $2, 650, 0, 50, $3, '{}', '{}')""",
+            [(first + timedelta(minutes=m), k, v) for k, (m, v) in enumerate(readings)],
+        )
+        await conn.execute("CALL refresh_continuous_aggregate('pack_samples_1m', NULL, NULL)")
+        await conn.execute("CALL refresh_continuous_aggregate('pack_samples_1h', NULL, NULL)")
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(migrated, min_size=1, max_size=1, statement_cache_size=0)
+    try:
+        got = await insulation_history(
+            pool, {"TS-INS": first.timestamp(), "TS-NONE": first.timestamp()},
+            stopping=lambda: True,
+        )  # fmt: skip
+    finally:
+        await pool.close()
+    assert list(got) == ["TS-INS"]
+    hours, kohm = got["TS-INS"]
+    h8 = first.replace(hour=8, minute=0).timestamp() // 3600
+    assert sorted(zip(hours.tolist(), kohm.tolist(), strict=True)) == [
+        (h8, 4000.0),
+        (h8 + 1, 2500.0),
+    ]

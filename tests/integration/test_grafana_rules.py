@@ -11,12 +11,12 @@ import asyncpg
 import pytest
 
 from schemas.db import migrate
-from schemas.db.rollups import REFRESH_HOURS_SQL, REFRESH_MINUTES_SQL
 from services.core import dbadmin
 from services.grafana import alert_rules, render
 from services.grafana.check import firing
 from services.grafana.macros import Context, expand
 from services.grafana.queries import load, rule_queries
+from tests.integration.db_support import store_rows
 
 pytestmark = [pytest.mark.integration]
 
@@ -62,10 +62,7 @@ async def test_each_rule_fires_for_its_bus_only(database: str) -> None:
         await conn.execute(
             "UPDATE vehicles SET in_maintenance = true WHERE vehicle_id = $1", PARKED
         )
-        await conn.copy_records_to_table("pack_samples", records=rows, columns=COLUMNS)
-        ids, times = [r[0] for r in rows], [r[1] for r in rows]
-        await conn.execute(REFRESH_MINUTES_SQL, ids, times)
-        await conn.execute(REFRESH_HOURS_SQL, ids, times)
+        await store_rows(conn, rows, COLUMNS)
         _, alerting = load(render.ROOT)
         states: dict[str, dict[str, bool]] = {}
         for q in rule_queries(alerting):

@@ -17,11 +17,11 @@ from typing import Any
 import asyncpg
 
 from schemas.db import migrate
-from schemas.db.rollups import REFRESH_HOURS_SQL, REFRESH_MINUTES_SQL
 from schemas.fleet import demo_buses
 from services.core import dbadmin
-from services.ingest.rows import COLUMNS, to_record
+from services.ingest.rows import to_record
 from services.simulator import FleetConfig, simulate_samples
+from tests.integration.db_support import store_rows
 
 BUSES = 6
 SECONDS = 3600
@@ -82,10 +82,7 @@ async def prepare(dsn: str) -> datetime:
     rows = await asyncio.to_thread(simulated_rows, end)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.copy_records_to_table("pack_samples", records=rows, columns=COLUMNS)
-        ids, times = [r[0] for r in rows], [r[1] for r in rows]
-        await conn.execute(REFRESH_MINUTES_SQL, ids, times)
-        await conn.execute(REFRESH_HOURS_SQL, ids, times)
+        await store_rows(conn, rows)
         await health_events(conn, end)
     finally:
         await conn.close()

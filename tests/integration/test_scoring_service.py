@@ -7,7 +7,9 @@ second service in a fresh group replaying the same topic publishes the same
 event ids and no others. A service stopped before the failure and started
 again after it warms its windows up from the topic, and publishes what an
 uninterrupted one does; so do two members sharing the partitions after the
-second joins mid-stream (the first rewinds nothing it kept).
+second joins mid-stream (the first rewinds nothing it kept). A restarted
+service judges insulation against the day's peak the database holds, beyond
+the minutes it replays.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
+import numpy as np
 import pytest
 from aiokafka import TopicPartition
 
@@ -27,11 +31,13 @@ from schemas.events import AnomalyEvent
 from schemas.messages import decode_anomaly_event, decode_pack_sample, encode
 from services.core.kafka import open_consumer
 from services.core.settings import CoreSettings
+from services.ingest.rows import to_record
 from services.scoring.app import scoring_service
 from services.scoring.service import ScoringService
 from services.scoring.settings import ScoringSettings
 from services.simulator import FleetConfig, simulate_samples
 from tests.conftest import NewTopicFactory
+from tests.integration.db_support import store_rows
 from tests.integration.ingest_support import produce
 
 pytestmark = pytest.mark.integration
@@ -214,3 +220,78 @@ async def test_a_member_joining_warms_up_what_it_takes_over_and_the_other_goes_o
     uninterrupted = [e for _, e in await _events(kafka_bootstrap, uninterrupted_out)]
     assert any(e.kind.value == "cooling_failure" for e in uninterrupted)
     assert shared == sorted(e.event_id for e in uninterrupted)
+
+
+def _insulation_level(t_h: float) -> float:
+    """A slow insulation fault (share of its healthy 4,000 kOhm) at ``t_h`` hours in:
+    40 % of the day's peak at 2.5 h, no change over the hour before the restart at
+    3.5 h, then on down to 50 % by 4.5 h."""
+    if t_h < 0.5:
+        return 1.0
+    if t_h < 2.5:
+        return 1.0 - 0.125 * (t_h - 0.5)
+    if t_h < 3.5:
+        return 0.75
+    return max(0.5, 0.75 - 0.25 * (t_h - 3.5))
+
+
+async def test_a_restarted_service_judges_insulation_against_the_stored_day(
+    kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
+) -> None:
+    """The warm-up replays 35 minutes; the day's insulation peak comes from the rollups.
+
+    The fall has not crossed 60 % of the peak at the restart, and after it reaches
+    50 % of the peak but only 67 % of the replayed minutes' level: a restarted
+    service that reads the stored hours raises it, one whose database holds no
+    history of the bus does not.
+    """
+    samples_topic, no_history_out, history_out = await _two_runs(database, new_topic)
+    # Recent: the records carry their vehicle time, and the broker deletes a log
+    # whose records are older than its retention.
+    start_at = (datetime.now(UTC) - timedelta(hours=6)).replace(minute=0, second=0, microsecond=0)
+    cfg, start = FleetConfig(buses=1, seed=5, start=start_at), start_at.timestamp()
+    items, samples, stamps = [], [], []
+    for batch in await asyncio.to_thread(lambda: list(simulate_samples(cfg, 5 * 3600.0, 10.0))):
+        for s in batch:
+            level = _insulation_level((s.ts.timestamp() - start) / 3600.0)
+            s = msgspec.structs.replace(s, insulation_kohm=round(4000.0 * level))
+            samples.append(s)
+            items.append((s.vehicle_id.encode(), encode(s)))
+            stamps.append(int(s.ts.timestamp() * 1000))  # a live stream's record times
+    cut = 3 * 360 + 180  # 3.5 h, 10 s apart
+    core = CoreSettings(kafka_bootstrap_servers=kafka_bootstrap, database_url=database)
+    await produce(kafka_bootstrap, samples_topic, items[:cut], stamps[:cut])
+    for group, out in (("no-history", no_history_out), ("history", history_out)):
+        async with _running(core, _settings(samples_topic, group, out)) as svc:
+            await _drain(svc, cut)
+    assert await _events(kafka_bootstrap, history_out) == []  # nothing crossed yet
+    await produce(kafka_bootstrap, samples_topic, items[cut:], stamps[cut:])
+
+    async def restarted(group: str, out: str) -> list[AnomalyEvent]:
+        async with _running(core, _settings(samples_topic, group, out)) as svc:
+            await _drain(svc, len(items) - cut)
+            # The 35 minutes before the restart scored again (one sample late: the
+            # warm-up starts at the first record at or after its time).
+            assert 35 * 6 - 1 <= svc.samples_warmed <= 35 * 6 + 1, svc.samples_warmed
+        return [e for _, e in await _events(kafka_bootstrap, out)
+                if e.kind.value == "insulation_fault"]  # fmt: skip
+
+    assert await restarted("no-history", no_history_out) == []
+    # The first 3.5 hours as ingestion stores them: raw rows and their rollups.
+    rows = [to_record(s) for s in samples[:cut]]
+    conn = await asyncpg.connect(database)
+    try:
+        await store_rows(conn, rows)
+    finally:
+        await conn.close()
+    found = await restarted("history", history_out)
+    assert found and found[0].state.value == "active", found
+    # The stored day's peak: the highest of the stored hours' lowest readings (the
+    # rollups keep minima), the first clock hour's.
+    lowest: dict[int, float] = {}
+    for s in samples[:cut]:
+        h = int(s.ts.timestamp() // 3600)
+        lowest[h] = min(lowest.get(h, np.inf), float(s.insulation_kohm or 0.0))
+    assert found[0].evidence["daily_peak_kohm"] == max(lowest.values()) > 3700.0
+    assert float(found[0].evidence["ratio"]) < 0.6  # type: ignore[arg-type]
+    assert found[0].ts.timestamp() - start > 3.5 * 3600.0

@@ -145,3 +145,48 @@ def test_insulation_peak_is_the_last_days_highest_hour() -> None:
     assert _insulation_peaks([5000.0, 4000.0], 25 * 3600.0) == [5000.0, 4000.0]
     assert _insulation_peaks([5000.0, 4000.0, 6000.0], -7200.0) == [5000.0, 5000.0, 6000.0]
     assert _insulation_peaks([5000.0, 4000.0], -24 * 3600.0) == [5000.0, 4000.0]
+
+
+def test_a_seeded_insulation_ring_holds_the_stored_hours_of_the_day() -> None:
+    """A restarted scorer replays minutes; the stored hours before them fill the day."""
+    import pytest
+
+    from models.detector import Detector
+    from models.findings import Finding
+    from schemas.common import AnomalyKind
+
+    t0 = 1_000_000 * 3600.0  # on an hour
+    st = ThermalState(NMC_R3, None)
+    with pytest.raises(ValueError, match="after its first sample"):
+        st.seed_insulation(0, np.array([1.0]), np.array([1.0]))
+    st.update(_frame(NMC_R3, 1, t0 + 600.0, insulation_kohm=np.array([2000.0])))
+    hour = t0 // 3600
+    hours = hour - np.array([30.0, 24.0, 23.0, 5.0, 0.0, -1.0, 3.0])
+    # 30 and 24 hours back have left the window; a later hour is not the pack's yet.
+    st.seed_insulation(0, hours, np.array([9000.0, 8000.0, 4100.0, np.nan, 1500.0, 7000.0, 3900.0]))
+    ring = st.ins_hr[0]
+    assert ring[int(hour % 24)] == 2000.0  # the hour's own reading is the higher
+    assert ring[int((hour - 23) % 24)] == 4100.0 and ring[int((hour - 3) % 24)] == 3900.0
+    assert np.isnan(ring).sum() == 21
+    assert st.insulation_peak(np.array([0]))[0] == 4100.0
+    # The hours pass on as if read here: 23 hours back leaves the window at the next hour.
+    st.update(_frame(NMC_R3, 1, t0 + 3600.0, insulation_kohm=np.array([2000.0])))
+    assert st.insulation_peak(np.array([0]))[0] == 3900.0
+
+    # The detector merges a vehicle's seed after its first sample (a pack's first
+    # sample starts an empty ring): a slow fall to half under way at the restart is
+    # an insulation fault against the stored day, not against the replayed minutes.
+    def findings(seed: bool) -> list[Finding]:
+        det = Detector({})
+        if seed:
+            det.seed_insulation("V0", hour - np.arange(1.0, 6.0), np.full(5, 4000.0))
+        out = []
+        for k in range(0, 2100, 10):
+            det.update(_frame(NMC_R3, 1, t0 + k, insulation_kohm=np.array([2000.0 - k / 10])))
+            if k % 30 == 0:
+                out += [x for x in det.score()[0] if x.kind is AnomalyKind.INSULATION_FAULT]
+        return out
+
+    assert findings(seed=False) == []
+    found = findings(seed=True)
+    assert found and found[0].evidence["daily_peak_kohm"] == 4000.0
