@@ -25,8 +25,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.can.signals import message_table
+
 #: A temperature sensor reading at or below this is an open NTC, not a temperature.
 OPEN_SENSOR_C = -39.5
+#: The insulation monitor's full scale (DBC ``Insulation_ResistanceSystem``). A
+#: monitor reads its full scale for any resistance above it, so such a reading says
+#: "at least", not a level: it never stands as the day's peak the insulation check
+#: compares with (a healthy 4,000 kOhm would read as 6 % of it for a day).
+INSULATION_FULL_SCALE_KOHM = next(
+    s.maximum for m in message_table() for s in m.signals if s.name == "Insulation_ResistanceSystem"
+)
 #: A cell's thermal limit: where the BMS raises its own over-temperature DTC and
 #: cell makers stop allowing charge. A fault that takes a cell past it within an
 #: hour of its onset is in the severe band (models/evaluate.py).

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from models import thermal_kernel as kernel
 from models.chemistry import chemistry
 from models.frame import Frame
-from models.limits import OPEN_SENSOR_C
+from models.limits import INSULATION_FULL_SCALE_KOHM, OPEN_SENSOR_C
 from models.stats import row_median
 from schemas.cooling import LOOP
 from schemas.fleet import PackDesign
@@ -289,9 +289,12 @@ class ThermalState(_StateArrays):
         if self.recorded is not None:
             ok = valid & ~restart[:, None]
             self.recorded.append((x[ok], raw_res[ok]))
+        insulation = _c(f.insulation_kohm)
+        if (insulation >= INSULATION_FULL_SCALE_KOHM).any():  # "at least": not the day's peak
+            insulation = np.where(insulation >= INSULATION_FULL_SCALE_KOHM, np.nan, insulation)
         kernel.advance_rest(
             r, _c(ts), dt, restart, alphas, pull, current, cell_v, temps,
-            inlet, outlet, _c(f.insulation_kohm), valid, raw_res, expected, _LOOP,
+            inlet, outlet, insulation, valid, raw_res, expected, _LOOP,
             self.res_f, self.res_s, self.loc_b, self.loc_f, self.loc_s, self.pres_s, self.pres_m,
             self.pwr, self.on_s, self.chill_s, self.e_ii, self.e_dvi, self.i_prev, self.dv_prev,
             self.rex_b, self.dvc_f, self.dvc_s, self.dvc_q, self.ins_hour, self.ins_hr,

@@ -145,6 +145,9 @@ def test_insulation_peak_is_the_last_days_highest_hour() -> None:
     assert _insulation_peaks([5000.0, 4000.0], 25 * 3600.0) == [5000.0, 4000.0]
     assert _insulation_peaks([5000.0, 4000.0, 6000.0], -7200.0) == [5000.0, 5000.0, 6000.0]
     assert _insulation_peaks([5000.0, 4000.0], -24 * 3600.0) == [5000.0, 4000.0]
+    # The monitor's full scale says "at least": it is no peak (4,000 would be 6 % of it).
+    assert _insulation_peaks([5000.0, 64255.0, 4000.0], 60.0) == [5000.0, 5000.0, 5000.0]
+    assert np.isnan(_insulation_peaks([64255.0], 60.0)[0])
 
 
 def test_a_seeded_insulation_ring_holds_the_stored_hours_of_the_day() -> None:
