@@ -337,7 +337,8 @@ class ThermalState(_StateArrays):
         ``hours`` are clock hours (unix seconds // 3600), ``values`` a reading of
         each (kOhm, NaN for none). An hour inside the ring's window (the pack's
         latest hour and the INS_HOURS - 1 before it) keeps the higher of what it
-        holds and the seed; others are ignored. For a pack already seen: its
+        holds and the seed; others, and readings at the monitor's full scale,
+        are ignored. For a pack already seen: its
         first sample starts an empty ring, which would drop an earlier seed.
         """
         if not self.seen[r]:
@@ -346,6 +347,7 @@ class ThermalState(_StateArrays):
         values = np.asarray(values, dtype=np.float64)
         latest = self.ins_hour[r]
         inside = (hours <= latest) & (hours > latest - INS_HOURS) & ~np.isnan(values)
+        inside &= values < INSULATION_FULL_SCALE_KOHM  # as in update: no peak
         ring = self.ins_hr[r]
         for h, v in zip(hours[inside].tolist(), values[inside].tolist(), strict=True):
             slot = int(h % INS_HOURS)

@@ -166,7 +166,9 @@ def test_a_seeded_insulation_ring_holds_the_stored_hours_of_the_day() -> None:
     hour = t0 // 3600
     hours = hour - np.array([30.0, 24.0, 23.0, 5.0, 0.0, -1.0, 3.0])
     # 30 and 24 hours back have left the window; a later hour is not the pack's yet.
-    st.seed_insulation(0, hours, np.array([9000.0, 8000.0, 4100.0, np.nan, 1500.0, 7000.0, 3900.0]))
+    seeds = np.array([9000.0, 8000.0, 4100.0, np.nan, 1500.0, 7000.0, 3900.0])
+    st.seed_insulation(0, hours, seeds)
+    st.seed_insulation(0, hour - np.array([2.0]), np.array([64255.0]))  # full scale: no peak
     ring = st.ins_hr[0]
     assert ring[int(hour % 24)] == 2000.0  # the hour's own reading is the higher
     assert ring[int((hour - 23) % 24)] == 4100.0 and ring[int((hour - 3) % 24)] == 3900.0
