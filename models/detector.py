@@ -205,13 +205,15 @@ class Detector:
         hours: npt.NDArray[np.float64],
         values: npt.NDArray[np.float64],
     ) -> None:
-        """Insulation readings of ``vehicle_id`` from before its first sample here.
+        """Stored insulation readings of ``vehicle_id``, of the hours up to its sample here.
 
         A restarted scorer replays only its warm-up (minutes), where the
         insulation check compares with the highest reading of the last 24 clock
         hours: the stored history of the hours before (``hours``: unix seconds //
-        3600; ``values``: kOhm) fills the rest of that day. Merged into the
-        pack's ring once its first sample has started it (:meth:`update`).
+        3600; ``values``: kOhm) fills the rest of that day, and of hours another
+        scorer held. Merged into the
+        pack's ring at its next sample (:meth:`update`), which for a new pack
+        starts the ring first.
         """
         self._ins_seeds[vehicle_id] = (hours, values)
 

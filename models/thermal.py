@@ -338,8 +338,8 @@ class ThermalState(_StateArrays):
         each (kOhm, NaN for none). An hour inside the ring's window (the pack's
         latest hour and the INS_HOURS - 1 before it) keeps the higher of what it
         holds and the seed; others, and readings at the monitor's full scale,
-        are ignored. For a pack already seen: its
-        first sample starts an empty ring, which would drop an earlier seed.
+        are ignored. Only a pack already seen can be seeded: its first sample
+        starts an empty ring (ValueError before it).
         """
         if not self.seen[r]:
             raise ValueError("seed a pack's insulation ring after its first sample")

@@ -133,12 +133,17 @@ class Scorer:
                     self._score(res, due)
         return res
 
-    def first_seen(self, samples: Sequence[ScoringSample]) -> dict[str, float]:
-        """Vehicles of ``samples`` this scorer holds no window of yet, each with its
-        earliest sample's time (unix seconds)."""
+    def needs_history(self, samples: Sequence[ScoringSample], gap_s: float) -> dict[str, float]:
+        """Vehicles of ``samples`` whose stored history this scorer has not seen, each
+        with its earliest sample's time (unix seconds): those it holds no window of,
+        and those back after more than ``gap_s`` without a sample. Samples of no
+        known pack shape are left out (they are never scored)."""
         out: dict[str, float] = {}
         for s in samples:
-            if s.vehicle_id not in self.packs:
+            p = self.packs.get(s.vehicle_id)
+            if p is None and design_by_shape(s.n_cells, s.n_temps) is None:
+                continue
+            if p is None or s.ts_s - p.last_ts > gap_s:
                 t = out.get(s.vehicle_id)
                 out[s.vehicle_id] = s.ts_s if t is None else min(t, s.ts_s)
         return out

@@ -4,8 +4,8 @@ Contract of one batch (closed on ``batch_max_rows`` or ``batch_max_ms``):
 
 1. decode each message as a PackSample; an undecodable one is counted and
    skipped (ingest dead-letters the same message with its reason); for
-   vehicles seen for the first time, read the stored insulation history the
-   warm-up cannot replay (:mod:`services.scoring.history`);
+   vehicles new here (or back after a gap), start reading the stored
+   insulation history the warm-up cannot replay (:mod:`services.scoring.history`);
 2. score the batch in the single worker thread (numpy and onnxruntime release
    the GIL, and the event loop keeps the consumer's heartbeat going meanwhile);
 3. send every AnomalyEvent (key = vehicle id) and wait for all acknowledgements;
@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from schemas.messages import encode
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics
-from services.scoring.history import insulation_history
+from services.scoring.history import History, insulation_history
 from services.scoring.samples import ScoringSample, decode_scoring_samples
 from services.scoring.scorer import PassResult, Scorer
 from services.scoring.settings import ScoringSettings
@@ -42,6 +42,10 @@ from services.scoring.writer import write_health
 
 log = structlog.get_logger(__name__)
 SERVICE = "scoring"
+#: A vehicle back after this long (vehicle time) without a sample here gets its
+#: stored insulation history read again: a partition taken back after another
+#: member held it, whose hours this process did not see.
+HISTORY_GAP_S = 3600.0
 
 
 class ScoringService:
@@ -69,7 +73,11 @@ class ScoringService:
         self.samples_scored = 0
         self.samples_warmed = 0  # replayed by a warm start, results dropped
         self.undecodable = 0
-        self._asked: set[str] = set()  # vehicles whose stored history was read
+        # The stored-history read in flight and the vehicles it is for (with their
+        # first sample's time), and those waiting for the next one.
+        self._history: asyncio.Task[History] | None = None
+        self._history_for: dict[str, float] = {}
+        self._history_wanted: dict[str, float] = {}
         # The warm-up series exist from the start: rate() needs a sample before the
         # first warm-up to see it whole, and a panel reads 0 rather than no data.
         metrics.warm_samples.labels(SERVICE)
@@ -87,23 +95,58 @@ class ScoringService:
                 if batch:
                     await self.process(batch)
         finally:
+            if self._history is not None:
+                self._history.cancel()
             self._executor.shutdown(wait=True)
 
     async def _seed_history(self, samples: list[ScoringSample]) -> None:
-        """The stored insulation history of the vehicles first seen in ``samples``
-        (:mod:`services.scoring.history`), for the scorer to merge. Runs between
-        passes, while the worker thread is idle."""
-        new = {v: t for v, t in self.scorer.first_seen(samples).items() if v not in self._asked}
-        if not new:
+        """Stored insulation history for the scorer (:mod:`services.scoring.history`).
+
+        Runs between passes, while the worker thread is idle. Starts a read for
+        the vehicles of ``samples`` that need one (new to this process, or back
+        after a gap) and waits up to ``history_wait_s`` for it: with a healthy
+        database the history is merged before their samples are scored. A read
+        that takes longer goes on beside the scoring (one at a time, until
+        ``history_timeout_s``), so a slow or failing database delays no event
+        for long, and its result is merged between later passes (a higher peak
+        can raise a finding, and retract none).
+        """
+        self._merge_history()
+        for vid, t in self.scorer.needs_history(samples, HISTORY_GAP_S).items():
+            self._history_wanted[vid] = min(t, self._history_wanted.get(vid, t))
+        if self._history is None and self._history_wanted:
+            self._history_for, self._history_wanted = self._history_wanted, {}
+            self._history = asyncio.create_task(self._read_history(self._history_for))
+            await asyncio.wait({self._history}, timeout=self.settings.history_wait_s)
+            self._merge_history()
+
+    def _merge_history(self) -> None:
+        """Hand a finished read's history to the scorer (or log why there is none)."""
+        task = self._history
+        if task is None or not task.done():
             return
-        history = await insulation_history(
-            self.pool, new, stopping=self.stopping,
-            retry_initial_s=self.settings.retry_initial_s, retry_max_s=self.settings.retry_max_s,
+        self._history = None
+        try:
+            history = task.result()
+        except Exception as exc:  # noqa: BLE001 - best effort, as the warm-up
+            log.warning("insulation_history_skipped", vehicles=len(self._history_for),
+                        error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+        else:
+            for vid, (hours, values) in history.items():
+                self.scorer.detector.seed_insulation(vid, hours, values)
+            log.info("insulation_history", vehicles=len(self._history_for),
+                     with_history=len(history))  # fmt: skip
+        self._history_for = {}
+
+    async def _read_history(self, first_ts: dict[str, float]) -> History:
+        return await asyncio.wait_for(
+            insulation_history(
+                self.pool, first_ts, stopping=self.stopping,
+                retry_initial_s=self.settings.retry_initial_s,
+                retry_max_s=self.settings.retry_max_s,
+            ),
+            self.settings.history_timeout_s,
         )  # fmt: skip
-        self._asked.update(new)
-        for vid, (hours, values) in history.items():
-            self.scorer.detector.seed_insulation(vid, hours, values)
-        log.info("insulation_history", vehicles=len(new), with_history=len(history))
 
     def _show_warming(self) -> None:
         """Partitions waiting for their rewind or still replaying, as the gauge."""

@@ -34,6 +34,12 @@ class ScoringSettings(BaseSettings):
     # 0: start cold at the committed offset.
     warmup_s: float = Field(default=2100.0, ge=0)
     session_timeout_ms: int = Field(default=10_000, ge=6000)
+    # Reads of stored insulation history (services/scoring/history.py): how long
+    # scoring waits for one before going on without it (it is merged when it
+    # comes), and how long one may take, retries included, before its vehicles
+    # go without.
+    history_wait_s: float = Field(default=2.0, ge=0)
+    history_timeout_s: float = Field(default=60.0, gt=0)
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     metrics_host: str = "127.0.0.1"

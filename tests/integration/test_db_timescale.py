@@ -136,15 +136,18 @@ async def test_array_statistics_off_on_chunks_that_exist_before_migration_0004(
 
 async def test_a_restarted_scorers_insulation_history_reads_the_aggregates(migrated: str) -> None:
     """services.scoring.history on the continuous aggregates: each stored hour's lowest
-    insulation reading of the 24 hours up to a vehicle's first sample."""
+    insulation reading of the 24 hours up to a vehicle's first sample; the hours the
+    hourly aggregate has not stored yet from the minutes."""
     from services.scoring.history import insulation_history
 
     first = datetime(2026, 5, 6, 9, 40, tzinfo=UTC)
     readings = [  # (minutes from the first sample, kOhm)
-        (-25 * 60 - 30, 9000.0),  # more than a day before: not the day's
+        (-24 * 60 - 10, 9000.0),  # 2026-05-05 09:30: its hour is more than a day back
+        (-24 * 60 + 25, 6000.0),  # 2026-05-05 10:05: the day's first hour
+        (-20 * 60, 5500.0),  # hourly aggregate only (beyond the minutes read)
         (-90, 5000.0), (-70, 4000.0),  # 08:10 and 08:30
-        (-40, 3000.0), (-10, 2500.0),  # 09:00 and 09:30
-        (30, 9000.0),  # after the first sample: the scorer reads it itself
+        (-40, 3000.0), (-10, 2500.0),  # 09:00 and 09:30: minutes only (below)
+        (30, 9000.0),  # after the first sample's hour: the scorer reads it itself
     ]  # fmt: skip
     conn = await asyncpg.connect(migrated, statement_cache_size=0)
     try:
@@ -155,7 +158,14 @@ async def test_a_restarted_scorers_insulation_history_reads_the_aggregates(migra
             [(first + timedelta(minutes=m), k, v) for k, (m, v) in enumerate(readings)],
         )
         await conn.execute("CALL refresh_continuous_aggregate('pack_samples_1m', NULL, NULL)")
-        await conn.execute("CALL refresh_continuous_aggregate('pack_samples_1h', NULL, NULL)")
+        # The hourly aggregate as its policy leaves it: behind, here by the 09:00 hour.
+        await conn.execute(
+            "CALL refresh_continuous_aggregate('pack_samples_1h', NULL, '2026-05-06 09:00+00')"
+        )
+        assert await conn.fetchval(
+            "SELECT count(*) FROM pack_samples_1h WHERE vehicle_id = 'TS-INS' "
+            "AND bucket = '2026-05-06 09:00+00'"
+        ) == 0  # fmt: skip
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(migrated, min_size=1, max_size=1, statement_cache_size=0)
@@ -168,8 +178,6 @@ async def test_a_restarted_scorers_insulation_history_reads_the_aggregates(migra
         await pool.close()
     assert list(got) == ["TS-INS"]
     hours, kohm = got["TS-INS"]
-    h8 = first.replace(hour=8, minute=0).timestamp() // 3600
-    assert sorted(zip(hours.tolist(), kohm.tolist(), strict=True)) == [
-        (h8, 4000.0),
-        (h8 + 1, 2500.0),
-    ]
+    h9 = first.replace(minute=0).timestamp() // 3600
+    stored = sorted(zip(hours.tolist(), kohm.tolist(), strict=True))
+    assert stored == [(h9 - 23, 6000.0), (h9 - 20, 5500.0), (h9 - 1, 4000.0), (h9, 2500.0)]

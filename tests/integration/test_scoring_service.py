@@ -246,9 +246,11 @@ async def test_a_restarted_service_judges_insulation_against_the_stored_day(
     history of the bus does not.
     """
     samples_topic, no_history_out, history_out = await _two_runs(database, new_topic)
-    # Recent: the records carry their vehicle time, and the broker deletes a log
-    # whose records are older than its retention.
-    start_at = (datetime.now(UTC) - timedelta(hours=6)).replace(minute=0, second=0, microsecond=0)
+    # Yesterday morning: recent, since the records carry their vehicle time and the
+    # broker deletes a log whose records are older than its retention; at a fixed
+    # time of day, since the simulated duty follows the clock.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start_at = today - timedelta(days=1) + timedelta(hours=6)
     cfg, start = FleetConfig(buses=1, seed=5, start=start_at), start_at.timestamp()
     items, samples, stamps = [], [], []
     for batch in await asyncio.to_thread(lambda: list(simulate_samples(cfg, 5 * 3600.0, 10.0))):
@@ -264,12 +266,15 @@ async def test_a_restarted_service_judges_insulation_against_the_stored_day(
     for group, out in (("no-history", no_history_out), ("history", history_out)):
         async with _running(core, _settings(samples_topic, group, out)) as svc:
             await _drain(svc, cut)
-    assert await _events(kafka_bootstrap, history_out) == []  # nothing crossed yet
+            assert svc.samples_scored == cut
+    before = await _events(kafka_bootstrap, history_out)
+    assert not [e for _, e in before if e.kind.value == "insulation_fault"]  # not crossed yet
     await produce(kafka_bootstrap, samples_topic, items[cut:], stamps[cut:])
 
     async def restarted(group: str, out: str) -> list[AnomalyEvent]:
         async with _running(core, _settings(samples_topic, group, out)) as svc:
             await _drain(svc, len(items) - cut)
+            assert svc.samples_scored == len(items) - cut
             # The 35 minutes before the restart scored again (one sample late: the
             # warm-up starts at the first record at or after its time).
             assert 35 * 6 - 1 <= svc.samples_warmed <= 35 * 6 + 1, svc.samples_warmed

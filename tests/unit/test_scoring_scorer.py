@@ -115,3 +115,28 @@ def test_samples_of_packs_not_due_do_not_pile_up() -> None:
         scorer.run_pass(decode_scoring_samples([encode(s) for s in batch])[0])
         most = max(most, sum(len(p[1]) for p in scorer.detector._pending.values()))
     assert 0 < most <= 3  # the rounds since the last scoring step: 30 s of 10 s samples
+
+
+def test_vehicles_new_or_back_after_a_gap_need_their_stored_history() -> None:
+    """services.scoring.history is read for these (the insulation check's day)."""
+    scorer = Scorer(ScoringSettings().model_dir)
+    nmc = PackLimits(cells_in_series=176, temp_sensors=44)
+
+    def sample(vid: str, s: float) -> bytes:
+        ts = EXAMPLE_TS + timedelta(seconds=s)
+        return encode(example_pack_sample(vehicle_id=vid, ts=ts, limits=nmc))
+
+    odd = msgspec.structs.replace(
+        example_pack_sample(vehicle_id="BUS-0003", ts=EXAMPLE_TS, limits=nmc),
+        cell_voltages=[3.3] * 7,  # no pack of this shape: never scored
+    )
+    first, _ = decode_scoring_samples([sample("BUS-0001", 20), sample("BUS-0001", 10),
+                                       sample("BUS-0002", 30), encode(odd)])  # fmt: skip
+    t0 = EXAMPLE_TS.timestamp()
+    assert scorer.needs_history(first, 3600.0) == {"BUS-0001": t0 + 10, "BUS-0002": t0 + 30}
+    scorer.run_pass(first)
+    assert scorer.needs_history(first, 3600.0) == {}
+    # BUS-0001 after 50 minutes (another member held it for less than the gap), BUS-0002
+    # back after two hours.
+    later, _ = decode_scoring_samples([sample("BUS-0001", 20 + 3000), sample("BUS-0002", 7230)])
+    assert scorer.needs_history(later, 3600.0) == {"BUS-0002": t0 + 7230}
