@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -134,6 +136,19 @@ async def test_array_statistics_off_on_chunks_that_exist_before_migration_0004(
         await asyncio.to_thread(migrate.upgrade, migrated)
 
 
+class _OneConnection:
+    """A pool of one open connection. An asyncpg pool resets a connection it takes
+    back (RESET ALL), and on this target every client shares one backend: the reset
+    would reach the other tests' sessions."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
+
+
 async def test_a_restarted_scorers_insulation_history_reads_the_aggregates(migrated: str) -> None:
     """services.scoring.history on the continuous aggregates: each stored hour's lowest
     insulation reading of the 24 hours up to a vehicle's first sample; the hours the
@@ -168,14 +183,14 @@ async def test_a_restarted_scorers_insulation_history_reads_the_aggregates(migra
         ) == 0  # fmt: skip
     finally:
         await conn.close()
-    pool = await asyncpg.create_pool(migrated, min_size=1, max_size=1, statement_cache_size=0)
+    conn = await asyncpg.connect(migrated, statement_cache_size=0)
     try:
         got = await insulation_history(
-            pool, {"TS-INS": first.timestamp(), "TS-NONE": first.timestamp()},
+            _OneConnection(conn), {"TS-INS": first.timestamp(), "TS-NONE": first.timestamp()},
             stopping=lambda: True,
         )  # fmt: skip
     finally:
-        await pool.close()
+        await conn.close()
     assert list(got) == ["TS-INS"]
     hours, kohm = got["TS-INS"]
     h9 = first.replace(minute=0).timestamp() // 3600
