@@ -134,7 +134,10 @@ _FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "in
              "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
 #: The insulation's highest reading of each of the last INS_HOURS clock hours (a ring).
 INS_HOURS = 24
-_FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, "ins_hr", "seen")
+#: Per pack, kept by the detector at its passes (NaN: none yet): since when a
+#: condition has held, and the pass that last judged it (see :meth:`ThermalState.held_s`).
+_FIELDS_HOLD = ("hold_since", "hold_last")
+_FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, *_FIELDS_HOLD, "ins_hr", "seen")
 
 
 class _StateArrays:
@@ -166,6 +169,8 @@ class _StateArrays:
     cdt: F64
     ins_hour: F64
     ins_hr: F64
+    hold_since: F64
+    hold_last: F64
     pres_s: F64
     pres_m: F64
     pwr: F64
@@ -220,6 +225,8 @@ class ThermalState(_StateArrays):
         for name in _FIELDS_P:
             self.__dict__[name] = np.zeros(cap)
         self.ins_hr = np.full((cap, INS_HOURS), np.nan)
+        for name in _FIELDS_HOLD:
+            self.__dict__[name] = np.full(cap, np.nan)
         self.seen = np.zeros(cap, dtype=np.bool_)
         for name in _FIELDS:
             if name in old and isinstance(old[name], np.ndarray):
@@ -330,6 +337,20 @@ class ThermalState(_StateArrays):
         x[..., 12] = self.t_f[r] - self.t_s[r]
         x[..., 13] = self.is_lfp
         return x.reshape(p * s, -1)
+
+    def held_s(self, r: IDX, holds: npt.NDArray[np.bool_], t: F64, max_gap_s: float) -> F64:
+        """How long (seconds of each pack's clock, 0 where it does not) a condition
+        judged at every pass has held, ``holds`` being this pass's verdict at time
+        ``t``. Passes more than ``max_gap_s`` apart (a gap in the data) start it
+        afresh. One condition per pack (the detector's sustained coolant rise).
+        """
+        since, last = self.hold_since[r], self.hold_last[r]
+        going_on = holds & ~np.isnan(since) & (t - last <= max_gap_s)
+        since = np.where(holds, np.where(going_on, since, t), np.nan)
+        self.hold_since[r] = since
+        self.hold_last[r] = t
+        out: F64 = np.where(holds, t - since, 0.0)
+        return out
 
     def seed_insulation(self, r: int, hours: F64, values: F64) -> None:
         """Merge earlier hours' readings into pack ``r``'s insulation ring.
