@@ -2,8 +2,9 @@
 
 A finding is raised afresh on every scoring pass while its predicate holds.
 :class:`ConditionTracker` turns that into onset and end: a condition becomes
-active once its finding has held for ``hold_s`` of vehicle time, and clears
-once it has been absent for ``clear_s``. While it is active, a finding more
+active once its finding has held for ``hold_s`` of vehicle time (or the
+shorter hold the finding asks for: one two independent signals corroborate),
+and clears once it has been absent for ``clear_s``. While it is active, a finding more
 severe than any it reported (a partly failed pump whose flow is then lost, a
 pack that then passes 45 degC) is reported again, as active with the new
 severity: the alerts service raises the alert's severity and notifies.
@@ -24,6 +25,13 @@ from schemas.common import AnomalyKind, EvidenceValue, Severity
 #: window of each pack's clock.
 SCORE_EVERY_S = 30.0
 
+#: Slack in comparing a condition's held or absent time with its hold and clear
+#: times. Passes are SCORE_EVERY_S apart on each bus's own clock, which drifts
+#: (tens of ppm: a 60 s hold measured 59.997 s) and whose sample times jitter
+#: by fractions of a second: without it, a condition held for exactly its hold
+#: waited a whole pass more on a slow clock.
+TIME_SLACK_S = 1.0
+
 _NS = uuid.UUID("6f1c1d52-6a53-4bb6-8d0e-3b8f5a1c9e21")
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
@@ -40,6 +48,10 @@ class Finding:
     sensor: int | None = None
     cell: int | None = None
     evidence: dict[str, EvidenceValue] = field(default_factory=dict)
+    #: How long its condition must hold before it is active, where this finding
+    #: needs less than the tracker's ``hold_s`` (None: the tracker's); once one
+    #: has asked, any finding of the condition counts towards it.
+    hold_s: float | None = None
 
     @property
     def location(self) -> str:
@@ -68,6 +80,7 @@ class _Open:
     first_ts: float
     last_ts: float
     finding: Finding
+    hold_s: float  # the shortest hold any of its findings asked for (or the tracker's)
     active: bool = False
     reported: Severity | None = None  # the highest severity reported while active
 
@@ -99,15 +112,17 @@ class ConditionTracker:
             present.add(key)
             cur = self._open.get(key)
             if cur is None:
-                cur = self._open[key] = _Open(ts, ts, f)
+                cur = self._open[key] = _Open(ts, ts, f, self.hold_s)
             cur.last_ts = ts
+            if f.hold_s is not None and f.hold_s < cur.hold_s:
+                cur.hold_s = f.hold_s
             # The most severe finding so far (the newest of equals) speaks for
             # the condition: a hold window that saw a critical pass and then a
             # warning one becomes active as critical, with the critical pass's
             # evidence and score (the event's ts is the deciding pass's).
             if _RANK[f.severity] >= _RANK[cur.finding.severity]:
                 cur.finding = f
-            if not cur.active and ts - cur.first_ts >= self.hold_s:
+            if not cur.active and ts - cur.first_ts >= cur.hold_s - TIME_SLACK_S:
                 cur.active = True
                 cur.reported = cur.finding.severity
                 eid = event_id(f.vehicle_id, f.kind.value, f.location, cur.first_ts, "active")
@@ -122,7 +137,7 @@ class ConditionTracker:
             ts = seen[key[0]]
             if not cur.active and ts - cur.last_ts > self.hold_s:
                 del self._open[key]  # a blip that never persisted
-            elif cur.active and ts - cur.last_ts >= self.clear_s:
+            elif cur.active and ts - cur.last_ts >= self.clear_s - TIME_SLACK_S:
                 del self._open[key]
                 eid = event_id(key[0], key[1], key[2], cur.first_ts, "cleared")
                 out.append(Transition("cleared", eid, cur.first_ts, ts, cur.finding))

@@ -91,6 +91,29 @@ def test_tracker_holds_clears_and_ids_are_deterministic() -> None:
     assert again.observe([f], {"BUS-1": 60.0})[0].event_id == on[0].event_id
 
 
+def test_a_hold_counts_passes_on_a_drifting_clock_and_a_finding_may_ask_less() -> None:
+    f = Finding("BUS-1", AnomalyKind.COOLING_FAILURE, Severity.WARNING, 0.9, "m")
+    tr = ConditionTracker(hold_s=60, clear_s=300)
+    tr.observe([f], {"BUS-1": 0.0})
+    assert tr.observe([f], {"BUS-1": 29.9985}) == []
+    # Two passes on after the first on a clock 50 ppm slow: held its 60 s.
+    assert [x.state for x in tr.observe([f], {"BUS-1": 59.997})] == ["active"]
+    assert tr.observe([], {"BUS-1": 100.0}) == []
+    assert [x.state for x in tr.observe([], {"BUS-1": 359.985})] == ["cleared"]
+    # A finding two signals corroborate may ask for a shorter hold, never a longer one.
+    short = Finding("BUS-1", AnomalyKind.SELF_HEATING_CELL, Severity.CRITICAL, 1.0, "p",
+                    sensor=3, hold_s=30.0)  # fmt: skip
+    quick = ConditionTracker(hold_s=60, clear_s=300)
+    quick.observe([short], {"BUS-1": 0.0})
+    assert [x.state for x in quick.observe([short], {"BUS-1": 30.0})] == ["active"]
+    slow = Finding("BUS-1", AnomalyKind.SELF_HEATING_CELL, Severity.CRITICAL, 1.0, "p",
+                   sensor=3, hold_s=600.0)  # fmt: skip
+    capped = ConditionTracker(hold_s=60, clear_s=300)
+    capped.observe([slow], {"BUS-1": 0.0})
+    assert capped.observe([slow], {"BUS-1": 30.0}) == []
+    assert [x.state for x in capped.observe([slow], {"BUS-1": 60.0})] == ["active"]
+
+
 def test_a_condition_that_grows_more_severe_is_reported_again_once_per_level() -> None:
     warn = Finding("BUS-1", AnomalyKind.COOLING_FAILURE, Severity.WARNING, 0.9, "m")
     crit = Finding("BUS-1", AnomalyKind.COOLING_FAILURE, Severity.CRITICAL, 0.9, "m")

@@ -75,6 +75,8 @@ def test_a_severe_short_is_found_at_its_cell_within_minutes() -> None:
     assert f.evidence["signature"] == "fresh"
     assert _num(f, "local_rise_c") >= detector.SHORT_RISE_C
     assert _num(f, "cell_step_mv") <= -detector.SHORT_STEP_MV
+    # Corroborated twice over, its condition is active after two passes, not three.
+    assert f.hold_s == detector.SHORT_FRESH_HOLD_S == 30.0
 
 
 def test_the_settled_signature_alone_finds_it_later(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,7 +87,7 @@ def test_the_settled_signature_alone_finds_it_later(monkeypatch: pytest.MonkeyPa
     t, f = found[0]
     assert fresh_t + 60.0 < t <= 420.0
     assert (f.sensor, f.cell) == (SENSOR, CELL)
-    assert f.evidence["signature"] == "settled"
+    assert f.evidence["signature"] == "settled" and f.hold_s is None  # the tracker's 60 s
     assert _num(f, "cell_drain_mv") <= -detector.SHORT_DROP_MV
     assert _num(f, "local_residual_c") >= detector.SHORT_HEAT_C
 
