@@ -135,8 +135,8 @@ class ConditionTracker:
         for key in [k for k in self._open if k not in present and k[0] in seen]:
             cur = self._open[key]
             ts = seen[key[0]]
-            if not cur.active and ts - cur.last_ts > self.hold_s:
-                del self._open[key]  # a blip that never persisted
+            if not cur.active and ts - cur.last_ts > cur.hold_s + TIME_SLACK_S:
+                del self._open[key]  # a blip that never persisted (absent longer than its hold)
             elif cur.active and ts - cur.last_ts >= self.clear_s - TIME_SLACK_S:
                 del self._open[key]
                 eid = event_id(key[0], key[1], key[2], cur.first_ts, "cleared")

@@ -134,9 +134,10 @@ _FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "in
              "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
 #: The insulation's highest reading of each of the last INS_HOURS clock hours (a ring).
 INS_HOURS = 24
-#: Per pack, kept by the detector at its passes (NaN: none yet): since when a
-#: condition has held, and the pass that last judged it (see :meth:`ThermalState.held_s`).
-_FIELDS_HOLD = ("hold_since", "hold_last")
+#: Per pack, kept by the detector at its passes (NaN: none yet): since when its
+#: coolant has run over what the load explains, and the pass that last judged it
+#: (see :meth:`ThermalState.coolant_excess_held_s`).
+_FIELDS_HOLD = ("cdt_since", "cdt_last")
 _FIELDS = (*_FIELDS_PS, *_FIELDS_PC, *_FIELDS_P, *_FIELDS_HOLD, "ins_hr", "seen")
 
 
@@ -169,8 +170,8 @@ class _StateArrays:
     cdt: F64
     ins_hour: F64
     ins_hr: F64
-    hold_since: F64
-    hold_last: F64
+    cdt_since: F64
+    cdt_last: F64
     pres_s: F64
     pres_m: F64
     pwr: F64
@@ -338,17 +339,21 @@ class ThermalState(_StateArrays):
         x[..., 13] = self.is_lfp
         return x.reshape(p * s, -1)
 
-    def held_s(self, r: IDX, holds: npt.NDArray[np.bool_], t: F64, max_gap_s: float) -> F64:
-        """How long (seconds of each pack's clock, 0 where it does not) a condition
-        judged at every pass has held, ``holds`` being this pass's verdict at time
-        ``t``. Passes more than ``max_gap_s`` apart (a gap in the data) start it
-        afresh. One condition per pack (the detector's sustained coolant rise).
+    def coolant_excess_held_s(
+        self, r: IDX, holds: npt.NDArray[np.bool_], t: F64, max_gap_s: float
+    ) -> F64:
+        """How long (seconds of each pack's clock, 0 where it does not) its coolant
+        has run over what its load explains, ``holds`` being this pass's verdict at
+        time ``t``. Judged at every pass of every pack, settled or not, so that a
+        warm-up replay rebuilds it. Passes more than ``max_gap_s`` apart (a gap in
+        the data), or a clock gone back, start it afresh.
         """
-        since, last = self.hold_since[r], self.hold_last[r]
-        going_on = holds & ~np.isnan(since) & (t - last <= max_gap_s)
+        since, last = self.cdt_since[r], self.cdt_last[r]
+        gap = t - last
+        going_on = holds & ~np.isnan(since) & (gap >= 0.0) & (gap <= max_gap_s)
         since = np.where(holds, np.where(going_on, since, t), np.nan)
-        self.hold_since[r] = since
-        self.hold_last[r] = t
+        self.cdt_since[r] = since
+        self.cdt_last[r] = t
         out: F64 = np.where(holds, t - since, 0.0)
         return out
 

@@ -30,9 +30,11 @@ class ScoringSettings(BaseSettings):
     # A pack's health is scored at most this often (vehicle time).
     health_every_s: float = Field(default=600.0, ge=1)
     # History scored again when a partition is taken over (a restart, a
-    # rebalance), so the models judge at once: their 30 minutes, and a margin.
-    # 0: start cold at the committed offset.
-    warmup_s: float = Field(default=2100.0, ge=0)
+    # rebalance), so the checks judge at once as an uninterrupted run would:
+    # the models' 30 minutes (models.thermal.SETTLE_S), the sustained coolant
+    # rise's 15 (models.detector.CDT_SUSTAINED_S), the condition's hold, and a
+    # margin. 0: start cold at the committed offset.
+    warmup_s: float = Field(default=3000.0, ge=0)
     session_timeout_ms: int = Field(default=10_000, ge=6000)
     # Reads of stored insulation history (services/scoring/history.py): how long
     # scoring waits for one before going on without it (it is merged when it

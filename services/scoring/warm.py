@@ -3,8 +3,9 @@
 The scorer's per-pack windows live in memory. A scoring process that takes
 over a partition, after a restart or from a member that left, would start them
 empty at the committed position: the models judge a pack only once it has
-``SETTLE_S`` (30 minutes) of history, and the cooling checks wait for the pump
-to have run 15 minutes, so for half an hour a fault would go unseen.
+``SETTLE_S`` (30 minutes) of history, the cooling checks wait for the pump
+to have run 15 minutes, and a partly failed pump's coolant rise must hold 15
+more, so for half an hour and more a fault would go unseen.
 
 On assignment the listener only pauses the partitions (rebalance callbacks
 run while the member sends no heartbeats, so nothing slow happens there). The

@@ -238,7 +238,7 @@ def _insulation_level(t_h: float) -> float:
 async def test_a_restarted_service_judges_insulation_against_the_stored_day(
     kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
 ) -> None:
-    """The warm-up replays 35 minutes; the day's insulation peak comes from the rollups.
+    """The warm-up replays 50 minutes; the day's insulation peak comes from the rollups.
 
     The fall has not crossed 60 % of the peak at the restart, and after it reaches
     50 % of the peak but only 67 % of the replayed minutes' level: a restarted
@@ -275,9 +275,10 @@ async def test_a_restarted_service_judges_insulation_against_the_stored_day(
         async with _running(core, _settings(samples_topic, group, out)) as svc:
             await _drain(svc, len(items) - cut)
             assert svc.samples_scored == len(items) - cut
-            # The 35 minutes before the restart scored again (one sample late: the
-            # warm-up starts at the first record at or after its time).
-            assert 35 * 6 - 1 <= svc.samples_warmed <= 35 * 6 + 1, svc.samples_warmed
+            # The warm-up before the restart scored again, 10 s apart (one sample
+            # late: it starts at the first record at or after its time).
+            replayed = round(svc.settings.warmup_s / 10.0)
+            assert replayed - 1 <= svc.samples_warmed <= replayed + 1, svc.samples_warmed
         return [e for _, e in await _events(kafka_bootstrap, out)
                 if e.kind.value == "insulation_fault"]  # fmt: skip
 

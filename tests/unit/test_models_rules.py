@@ -100,6 +100,15 @@ def test_a_hold_counts_passes_on_a_drifting_clock_and_a_finding_may_ask_less() -
     assert [x.state for x in tr.observe([f], {"BUS-1": 59.997})] == ["active"]
     assert tr.observe([], {"BUS-1": 100.0}) == []
     assert [x.state for x in tr.observe([], {"BUS-1": 359.985})] == ["cleared"]
+    # A blip missing from two passes is still open at the third on a fast clock too.
+    blip = ConditionTracker(hold_s=60, clear_s=300)
+    blip.observe([f], {"BUS-1": 0.0})
+    assert blip.observe([], {"BUS-1": 30.0015}) == blip.observe([], {"BUS-1": 60.003}) == []
+    assert [x.onset_ts for x in blip.observe([f], {"BUS-1": 90.0045})] == [0.0]
+    gone = ConditionTracker(hold_s=60, clear_s=300)
+    gone.observe([f], {"BUS-1": 0.0})
+    assert gone.observe([], {"BUS-1": 90.0}) == []  # absent longer than its hold: dropped
+    assert gone.observe([f], {"BUS-1": 120.0}) == []  # opened afresh
     # A finding two signals corroborate may ask for a shorter hold, never a longer one.
     short = Finding("BUS-1", AnomalyKind.SELF_HEATING_CELL, Severity.CRITICAL, 1.0, "p",
                     sensor=3, hold_s=30.0)  # fmt: skip

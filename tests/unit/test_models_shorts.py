@@ -20,7 +20,7 @@ import pytest
 from models import detector
 from models.detector import PHYSICS_VERSION
 from models.evaluate import load_detector
-from models.findings import Finding
+from models.findings import ConditionTracker, Finding
 from models.simdata import frame_of
 from schemas.common import AnomalyKind
 from schemas.fleet import Bus
@@ -77,6 +77,12 @@ def test_a_severe_short_is_found_at_its_cell_within_minutes() -> None:
     assert _num(f, "cell_step_mv") <= -detector.SHORT_STEP_MV
     # Corroborated twice over, its condition is active after two passes, not three.
     assert f.hold_s == detector.SHORT_FRESH_HOLD_S == 30.0
+    tracker = ConditionTracker()
+    active = []
+    for tg, g in found:
+        if g.sensor == SENSOR and tracker.observe([g], {"BUS-0001": tg}):
+            active.append(tg)
+    assert active and active[0] == pytest.approx(t + 30.0)
 
 
 def test_the_settled_signature_alone_finds_it_later(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,9 @@
 """A slow database holds scoring back no longer than ``history_wait_s``
-(services/scoring/service.py ``_seed_history``). The stored-history query
-itself runs against PostgreSQL and TimescaleDB in the integration tests; here
-the pool is a fake that never answers, the narrow seam a hung server shows."""
+(services/scoring/service.py ``_seed_history``), and a failed read costs its
+vehicles their history, nothing more. The stored-history query itself runs
+against PostgreSQL and TimescaleDB in the integration tests; here the pool is
+a fake that answers only when the test says, the narrow seam a hung server
+shows."""
 
 from __future__ import annotations
 
@@ -24,20 +26,23 @@ from services.scoring.warm import WarmStart
 
 
 class _HungPool:
-    """A pool whose connections never come: a database that accepts and never answers."""
+    """A pool whose connections do not come until the test lets them fail: a database
+    that accepts and does not answer, then drops the connection."""
 
     def __init__(self) -> None:
         self.asked = 0
+        self.fail = asyncio.Event()
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[None]:
         self.asked += 1
-        await asyncio.Event().wait()
-        yield None
+        await self.fail.wait()
+        raise RuntimeError("connection dropped")
+        yield None  # an async generator, for asynccontextmanager
 
 
 async def test_a_hung_database_delays_scoring_by_the_wait_only() -> None:
-    settings = ScoringSettings(history_wait_s=0.2, history_timeout_s=1.0, metrics_port=-1)
+    settings = ScoringSettings(history_wait_s=0.05, metrics_port=-1)
     pool = _HungPool()
     svc = ScoringService(settings, None, None, pool, Scorer(settings.model_dir),
                          new_registry(), lambda: False, WarmStart("unused:9092", 0.0))  # fmt: skip
@@ -56,11 +61,13 @@ async def test_a_hung_database_delays_scoring_by_the_wait_only() -> None:
             vehicle_id="BUS-0009", limits=nmc, ts=EXAMPLE_TS))])[0]  # fmt: skip
         await svc._seed_history(later)
         assert pool.asked == 1 and set(svc._history_wanted) == {"BUS-0009"}
-        await asyncio.wait({svc._history}, timeout=30)  # the read's own limit (1 s) passes
+        pool.fail.set()  # the first read fails (a broken connection is not retried)
+        await asyncio.wait({svc._history}, timeout=30)
+        pool.fail.clear()
         await svc._seed_history([])
     # The read gave up: its vehicles go without, the next one starts.
     assert [e["event"] for e in logs] == ["insulation_history_skipped"]
-    assert "TimeoutError" in logs[0]["error"]
+    assert "connection dropped" in logs[0]["error"]
     assert pool.asked == 2 and set(svc._history_for) == {"BUS-0009"}
     assert svc._history is not None
     svc._history.cancel()

@@ -44,3 +44,14 @@ def test_a_batch_ending_at_the_committed_offset_commits_nothing_and_ends_the_war
 def test_a_partition_without_a_warm_up_is_all_live() -> None:
     past, live, commit = WarmStart("127.0.0.1:9", warmup_s=0).split(TP, _records(7, 9))
     assert (past, len(live), commit) == ([], 3, 10)
+
+
+def test_the_default_warm_up_covers_what_the_checks_need_before_they_judge() -> None:
+    """A restarted scorer must say what an uninterrupted one says: its replay has to
+    hold the models' settling, the sustained coolant rise and a condition's hold."""
+    from models.detector import CDT_SUSTAINED_S
+    from models.thermal import SETTLE_S
+    from services.scoring.settings import ScoringSettings
+
+    s = ScoringSettings()
+    assert s.warmup_s >= SETTLE_S + CDT_SUSTAINED_S + s.hold_s
