@@ -28,7 +28,11 @@ from aiokafka import TopicPartition
 
 from schemas.db import migrate
 from schemas.events import AnomalyEvent
+from schemas.examples import example_pack_sample
+from schemas.fleet import NMC_R3
+from schemas.limits import PackLimits
 from schemas.messages import decode_anomaly_event, decode_pack_sample, encode
+from schemas.pack_sample import PackSample
 from services.core.kafka import open_consumer
 from services.core.settings import CoreSettings
 from services.ingest.rows import to_record
@@ -301,3 +305,62 @@ async def test_a_restarted_service_judges_insulation_against_the_stored_day(
     assert found[0].evidence["daily_peak_kohm"] == max(lowest.values()) > 3700.0
     assert float(found[0].evidence["ratio"]) < 0.6  # type: ignore[arg-type]
     assert found[0].ts.timestamp() - start > 3.5 * 3600.0
+
+
+def _pump_samples(start: datetime, hours: float, excess_from_s: float) -> list[PackSample]:
+    """A bus at a steady 0.2 C whose coolant rises 1 degC, then from ``excess_from_s``
+    on 3 degC: 2.2 degC over what its load explains (0.8), a partly failed pump under
+    the instant check's 2.8, found by the sustained one after 15 minutes."""
+    nmc = PackLimits(cells_in_series=NMC_R3.cells_series, temp_sensors=NMC_R3.temp_sensors)
+    base = example_pack_sample(vehicle_id="BUS-0001", ts=start, limits=nmc)
+    out = []
+    for k in range(int(hours * 360)):
+        ts = start + timedelta(seconds=10 * k)
+        out.append(msgspec.structs.replace(
+            base, ts=ts, received_at=ts, seq=k, pack_current_a=-0.2 * NMC_R3.nominal_ah,
+            cell_temps=[30.0] * NMC_R3.temp_sensors, coolant_inlet_c=25.0,
+            coolant_outlet_c=28.0 if 10 * k >= excess_from_s else 26.0, ambient_c=32.0,
+        ))  # fmt: skip
+    return out
+
+
+async def test_a_restarted_service_rebuilds_the_sustained_coolant_rise(
+    kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
+) -> None:
+    """The sustained check holds its 15 minutes across the restart: the replay rebuilds
+    them, and the restarted service raises the pump with the uninterrupted one's id."""
+    samples_topic, restarted_out, uninterrupted_out = await _two_runs(database, new_topic)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=1) + timedelta(hours=6)
+    # The rise starts 40 minutes in; the restart is at 60, before the 15 minutes are up.
+    samples = _pump_samples(start, 2.0, excess_from_s=40 * 60)
+    items = [(s.vehicle_id.encode(), encode(s)) for s in samples]
+    stamps = [int(s.ts.timestamp() * 1000) for s in samples]
+    cut = 360
+    core = CoreSettings(kafka_bootstrap_servers=kafka_bootstrap, database_url=database)
+    await produce(kafka_bootstrap, samples_topic, items[:cut], stamps[:cut])
+    async with _running(core, _settings(samples_topic, "restarted", restarted_out)) as svc:
+        await _drain(svc, cut)
+        assert svc.samples_scored == cut
+    await produce(kafka_bootstrap, samples_topic, items[cut:], stamps[cut:])
+    async with _running(core, _settings(samples_topic, "restarted", restarted_out)) as svc:
+        await _drain(svc, len(items) - cut)
+        assert svc.samples_scored == len(items) - cut
+        assert abs(svc.samples_warmed - round(svc.settings.warmup_s / 10.0)) <= 1
+    async with _running(core, _settings(samples_topic, "uninterrupted", uninterrupted_out)) as svc:
+        await _drain(svc, len(items))
+        assert svc.samples_scored == len(items)
+
+    def cooling(events: list[tuple[bytes, AnomalyEvent]]) -> list[AnomalyEvent]:
+        return [e for _, e in events if e.kind.value == "cooling_failure"]
+
+    restarted = cooling(await _events(kafka_bootstrap, restarted_out))
+    uninterrupted = cooling(await _events(kafka_bootstrap, uninterrupted_out))
+    assert uninterrupted, "the sustained rise was not found"
+    e = uninterrupted[0]
+    # Decided after the restart, by the sustained rise: held 15 minutes, under 2.8.
+    assert e.ts.timestamp() - start.timestamp() > 60 * 60
+    keys = ("coolant_excess_held_s", "coolant_dt_c", "coolant_dt_expected_c")
+    held, dt, expected = (float(e.evidence[k]) for k in keys)  # type: ignore[arg-type]
+    assert held >= 900.0 - 1.0 and 2.0 <= dt - expected < 2.8
+    assert [x.event_id for x in restarted] == [x.event_id for x in uninterrupted]
