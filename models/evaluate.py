@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from models.chemistry import design_by_id
 from models.detector import Detector
@@ -37,8 +38,17 @@ HEATING_KINDS = ("cooling_failure", "self_heating_cell")
 HOUR_S = 3600.0
 
 
+#: Cells either side of another fault's cell that its heat reaches (a sensor's four).
+NEAR_CELLS = 4
+
+
 class PeakWatch:
-    """The hottest true cell temperature of each heating fault's pack in its first hour."""
+    """The hottest true cell temperature of each heating fault's pack in its first hour.
+
+    For a cooling failure, cells near another fault of the same bus that heats
+    its cell (a short, a hot joint) are left out: their heat is not the loop's,
+    and would band a partly blocked pump severe beside a severe short.
+    """
 
     def __init__(self) -> None:
         self.peak_c: dict[int, float] = {}
@@ -47,8 +57,24 @@ class PeakWatch:
         for k, f in enumerate(fleet.faults):
             if f.kind in HEATING_KINDS and f.start_s <= t <= f.start_s + HOUR_S:
                 g, row = fleet.locate(f.vehicle_id)
-                hottest = float(g.pack.temp[row].max())
+                temp = g.pack.temp[row]
+                if f.kind == "cooling_failure":
+                    temp = temp[_away_from_other_faults(fleet, f, t, len(temp))]
+                hottest = float(temp.max())
                 self.peak_c[k] = max(self.peak_c.get(k, hottest), hottest)
+
+
+def _away_from_other_faults(
+    fleet: Fleet, fault: Fault, t: float, cells: int
+) -> npt.NDArray[np.bool_]:
+    """Cells of ``fault``'s pack beyond NEAR_CELLS of any other fault there with a
+    cell, active at ``t``."""
+    keep = np.ones(cells, dtype=np.bool_)
+    for o in fleet.faults:
+        mine = o is not fault and o.vehicle_id == fault.vehicle_id
+        if mine and o.cell is not None and o.start_s <= t <= o.end_s:
+            keep[max(0, o.cell - NEAR_CELLS) : o.cell + NEAR_CELLS + 1] = False
+    return keep
 
 
 def band(f: Fault, peak_c: float | None) -> str:

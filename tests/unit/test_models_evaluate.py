@@ -56,3 +56,23 @@ def test_peak_watch_sees_the_first_hour_of_each_heating_fault_only() -> None:
     assert hottest_before < 40.0
     assert set(watch.peak_c) == {short}
     assert watch.peak_c[short] >= THERMAL_LIMIT_C
+
+
+def test_a_cooling_failure_is_not_banded_by_another_faults_heat() -> None:
+    """A partly blocked pump beside a severe short on the same bus: the short's cell
+    passes the limit, the pump's band reads the rest of the pack."""
+    bus = (Bus("BUS-0001", "CHN-MDV", "NMC-R3", "PK-1"),)
+    spec = ("self_heating_cell:BUS-0001@10m:cell=10:severity=1,"
+            "cooling_failure:BUS-0001@10m:mode=pump:severity=0.4")  # fmt: skip
+    fleet = Fleet(FleetConfig(vehicles=bus, start=datetime(2026, 5, 4, 2, 30, tzinfo=UTC),
+                              seed=1, faults=spec))  # fmt: skip
+    watch = PeakWatch()
+    for k in range(1050):  # 70 minutes at 4 s
+        fleet.step(4.0)
+        if k % 8 == 7:
+            watch(fleet, fleet.t_s)
+    short, pump = (next(k for k, f in enumerate(fleet.faults) if f.kind == kind)
+                   for kind in ("self_heating_cell", "cooling_failure"))  # fmt: skip
+    assert watch.peak_c[short] >= THERMAL_LIMIT_C
+    assert watch.peak_c[pump] < THERMAL_LIMIT_C - 10.0
+    assert band(fleet.faults[pump], watch.peak_c[pump]) == "moderate"
