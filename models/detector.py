@@ -115,7 +115,7 @@ CDT_EXCESS_C = 2.8
 #: 0.4-1.3 for two hours: an excess of 1.7-2.6, under the 2.8 above).
 CDT_SUSTAINED_C = 2.0
 CDT_SUSTAINED_S = 900.0
-HOLD_GAP_S = 135.0  # over four passes (30 s apart): a missing pass or two is no break
+HOLD_GAP_S = 135.0  # over four passes (30 s apart): up to three missing passes are no break
 PUMPING_SETTLE_S = 900.0
 #: A pack cooling down gives its stored heat to the coolant on top of its I^2 R:
 #: its median sensor's 1-minute mean 0.5 degC under its 10-minute mean is a pack

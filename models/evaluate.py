@@ -38,8 +38,10 @@ HEATING_KINDS = ("cooling_failure", "self_heating_cell")
 HOUR_S = 3600.0
 
 
-#: Cells either side of another fault's cell that its heat reaches (a sensor's four).
+#: Cells either side of another fault's cell that its heat reaches (a sensor's four),
+#: and the faults that heat their cell.
 NEAR_CELLS = 4
+CELL_HEATING = ("self_heating_cell", "connection_hot_spot")
 
 
 class PeakWatch:
@@ -71,7 +73,7 @@ def _away_from_other_faults(
     cell, active at ``t``."""
     keep = np.ones(cells, dtype=np.bool_)
     for o in fleet.faults:
-        mine = o is not fault and o.vehicle_id == fault.vehicle_id
+        mine = o is not fault and o.vehicle_id == fault.vehicle_id and o.kind in CELL_HEATING
         if mine and o.cell is not None and o.start_s <= t <= o.end_s:
             keep[max(0, o.cell - NEAR_CELLS) : o.cell + NEAR_CELLS + 1] = False
     return keep

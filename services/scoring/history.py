@@ -3,7 +3,7 @@
 The insulation check compares each reading with the highest of the last 24
 clock hours (:data:`models.detector.INSULATION_RATIO`). A scorer's windows are
 in memory, and a restart replays only the warm-up (:mod:`services.scoring.warm`,
-50 minutes), so without the stored hours a slow fall under way at a restart
+35 minutes), so without the stored hours a slow fall under way at a restart
 would be measured from its fallen level. For each vehicle new to a scorer, or
 back after an hour without samples (a partition taken back from another
 member), this reads the hours up to its first sample from the rollups (one

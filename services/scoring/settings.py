@@ -31,10 +31,10 @@ class ScoringSettings(BaseSettings):
     health_every_s: float = Field(default=600.0, ge=1)
     # History scored again when a partition is taken over (a restart, a
     # rebalance), so the checks judge at once as an uninterrupted run would:
-    # the models' 30 minutes (models.thermal.SETTLE_S), the sustained coolant
-    # rise's 15 (models.detector.CDT_SUSTAINED_S), the condition's hold, and a
-    # margin. 0: start cold at the committed offset.
-    warmup_s: float = Field(default=3000.0, ge=0)
+    # the longer of the models' 30 minutes (models.thermal.SETTLE_S) and the
+    # sustained coolant rise's 15 after the pump's 15 (models.detector), a
+    # condition's hold, and a margin. 0: start cold at the committed offset.
+    warmup_s: float = Field(default=2100.0, ge=0)
     session_timeout_ms: int = Field(default=10_000, ge=6000)
     # Reads of stored insulation history (services/scoring/history.py): how long
     # scoring waits for one before going on without it (it is merged when it

@@ -242,7 +242,7 @@ def _insulation_level(t_h: float) -> float:
 async def test_a_restarted_service_judges_insulation_against_the_stored_day(
     kafka_bootstrap: str, new_topic: NewTopicFactory, database: str
 ) -> None:
-    """The warm-up replays 50 minutes; the day's insulation peak comes from the rollups.
+    """The warm-up replays 35 minutes; the day's insulation peak comes from the rollups.
 
     The fall has not crossed 60 % of the peak at the restart, and after it reaches
     50 % of the peak but only 67 % of the replayed minutes' level: a restarted

@@ -83,6 +83,9 @@ def test_a_severe_short_is_found_at_its_cell_within_minutes() -> None:
         if g.sensor == SENSOR and tracker.observe([g], {"BUS-0001": tg}):
             active.append(tg)
     assert active and active[0] == pytest.approx(t + 30.0)
+    # A pass where both signatures show speaks as settled and still asks for 30 s.
+    both = [g for _, g in found if g.evidence["signature"] == "settled"]
+    assert both and all(g.hold_s == 30.0 for g in both[:3])
 
 
 def test_the_settled_signature_alone_finds_it_later(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,7 @@ from services.scoring.warm import WarmStart
 
 class _HungPool:
     """A pool whose connections do not come until the test lets them fail: a database
-    that accepts and does not answer, then drops the connection."""
+    that accepts and does not answer, then fails (not retriably)."""
 
     def __init__(self) -> None:
         self.asked = 0
@@ -61,7 +61,7 @@ async def test_a_hung_database_delays_scoring_by_the_wait_only() -> None:
             vehicle_id="BUS-0009", limits=nmc, ts=EXAMPLE_TS))])[0]  # fmt: skip
         await svc._seed_history(later)
         assert pool.asked == 1 and set(svc._history_wanted) == {"BUS-0009"}
-        pool.fail.set()  # the first read fails (a broken connection is not retried)
+        pool.fail.set()  # the first read fails, with an error no retry would cure
         await asyncio.wait({svc._history}, timeout=30)
         pool.fail.clear()
         await svc._seed_history([])
@@ -71,3 +71,20 @@ async def test_a_hung_database_delays_scoring_by_the_wait_only() -> None:
     assert pool.asked == 2 and set(svc._history_for) == {"BUS-0009"}
     assert svc._history is not None
     svc._history.cancel()
+
+
+async def test_a_read_that_never_ends_gives_up_at_its_limit() -> None:
+    settings = ScoringSettings(history_wait_s=0.0, history_timeout_s=0.2, metrics_port=-1)
+    pool = _HungPool()  # never let fail: a database that never answers
+    svc = ScoringService(settings, None, None, pool, Scorer(settings.model_dir),
+                         new_registry(), lambda: False, WarmStart("unused:9092", 0.0))  # fmt: skip
+    nmc = PackLimits(cells_in_series=176, temp_sensors=44)
+    samples, _ = decode_scoring_samples([encode(example_pack_sample(
+        vehicle_id="BUS-0001", limits=nmc, ts=EXAMPLE_TS))])  # fmt: skip
+    with structlog.testing.capture_logs() as logs:
+        await svc._seed_history(samples)
+        assert svc._history is not None
+        await asyncio.wait({svc._history}, timeout=30)  # ends by its own limit
+        await svc._seed_history([])
+    assert [e["event"] for e in logs] == ["insulation_history_skipped"]
+    assert "TimeoutError" in logs[0]["error"] and svc._history is None
