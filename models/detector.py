@@ -227,9 +227,8 @@ class Detector:
         insulation check compares with the highest reading of the last 24 clock
         hours: the stored history of the hours before (``hours``: unix seconds //
         3600; ``values``: kOhm) fills the rest of that day, and of hours another
-        scorer held. Merged into the
-        pack's ring at its next sample (:meth:`update`), which for a new pack
-        starts the ring first.
+        scorer held. Merged into the pack's ring at its next sample
+        (:meth:`update`), which for a new pack starts the ring first.
         """
         self._ins_seeds[vehicle_id] = (hours, values)
 
@@ -255,9 +254,9 @@ class Detector:
             for vid, ts in zip(f.vehicle_ids, f.ts_s.tolist(), strict=True):
                 seen[vid] = ts
             out.extend(rules.evaluate(st, rows, f))
-            # Every pack's, settled or not: a warm-up replay rebuilds it.
-            st.coolant_excess_held_s(rows, coolant_excess(st, rows) >= CDT_SUSTAINED_C,
-                                     f.ts_s, HOLD_GAP_S)  # fmt: skip
+            # Every pack's, settled or not: a warm-up replay rebuilds the hold.
+            excess = coolant_excess(st, rows)
+            held = st.coolant_excess_held_s(rows, excess >= CDT_SUSTAINED_C, f.ts_s, HOLD_GAP_S)
             out.extend(self._insulation(st, rows, f))
             out.extend(self._open_sensors(st, rows, f))
             # Models judge a pack only once its averages have settled.
@@ -275,10 +274,10 @@ class Detector:
             # The cooling checks run with or without the pack model's file.
             if pack_model is not None:
                 pp = pack_model.run(st.pack_features(rs, fs.inlet_c, fs.ambient_c))
-                out.extend(self._pack_findings(st, rs, fs, pp, pack_model.version))
+                version = pack_model.version
             else:
-                pp = np.zeros((len(rs), 2), dtype=np.float32)
-                out.extend(self._pack_findings(st, rs, fs, pp, PHYSICS_VERSION))
+                pp, version = np.zeros((len(rs), 2), dtype=np.float32), PHYSICS_VERSION
+            out.extend(self._pack_findings(st, rs, fs, pp, version, excess[settled], held[settled]))
         return out, seen
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
@@ -403,7 +402,12 @@ class Detector:
         f: Frame,
         prob: npt.NDArray[np.float32],
         version: str,
+        excess: npt.NDArray[np.float64],
+        held: npt.NDArray[np.float64],
     ) -> list[Finding]:
+        """Cooling failures of the settled packs ``rows``; ``excess`` and ``held`` are
+        their coolant rise over the load (:func:`coolant_excess`) and how long it has
+        held over CDT_SUSTAINED_C, as :meth:`score` judged them this pass."""
         out = []
         # Coolant warming by COOLANT_DT_C from inlet to outlet means the flow has
         # collapsed whatever the model says (healthy flow keeps it at 1-4 degC).
@@ -416,9 +420,6 @@ class Detector:
         flow_lost = pumping & (cdt >= COOLANT_DT_C)
         # Heat balance: the coolant carries the pack's heat, I^2 R / (m cp), so at
         # a given load its rise is inversely proportional to the flow.
-        excess = coolant_excess(st, rows)
-        held = st.cdt_since[rows]
-        held = np.where(np.isnan(held), 0.0, f.ts_s - held)
         flow_low = (excess >= CDT_EXCESS_C) | (held >= CDT_SUSTAINED_S - TIME_SLACK_S)
         chiller = st.chill_s[rows] >= CHILLER_SHORT_S
         # Without the expected-temperature model the residual is the whole rise.

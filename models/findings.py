@@ -4,10 +4,10 @@ A finding is raised afresh on every scoring pass while its predicate holds.
 :class:`ConditionTracker` turns that into onset and end: a condition becomes
 active once its finding has held for ``hold_s`` of vehicle time (or the
 shorter hold the finding asks for: one two independent signals corroborate),
-and clears once it has been absent for ``clear_s``. While it is active, a finding more
-severe than any it reported (a partly failed pump whose flow is then lost, a
-pack that then passes 45 degC) is reported again, as active with the new
-severity: the alerts service raises the alert's severity and notifies.
+and clears once it has been absent for ``clear_s``. While it is active, a
+finding more severe than any it reported (a partly failed pump whose flow is
+then lost, a pack that then passes 45 degC) is reported again, as active with
+the new severity: the alerts service raises the alert's severity and notifies.
 Event ids are UUID v5 of (vehicle, kind, location, onset, state), all from
 the vehicle's own clock, so replaying the same samples yields the same ids.
 """
