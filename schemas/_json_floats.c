@@ -79,101 +79,111 @@ static inline uint64_t eight_digits_value(uint64_t v) {
 static inline int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 static inline int is_digit(unsigned char c) { return (unsigned)(c - '0') < 10; }
 
-/* One array s[0:n]: its length, or -1 (declined). */
-static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py_ssize_t room,
-                           const uint64_t *table) {
-    Py_ssize_t i = 0;
+/* One JSON number at s[*pi] (*pi moves past it) into *out; 0 when declined.
+ * *integer is set when the text has neither fraction nor exponent. */
+static int parse_number(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi,
+                        const uint64_t *table, double *out, int *integer_out) {
+    /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+    Py_ssize_t i = *pi;
+    int negative = 0;
+    if (i < n && s[i] == '-') {
+        negative = 1;
+        i++;
+    }
+    if (i >= n) return 0;
+    uint64_t w = 0;
+    int digits = 0, q = 0, integer = 1; /* integer: no fraction, no exponent */
+    if (s[i] == '0') {
+        i++;
+    } else if (is_digit(s[i])) {
+        while (i < n && is_digit(s[i])) {
+            if (digits >= 19) return 0;
+            w = w * 10 + (uint64_t)(s[i] - '0');
+            digits++;
+            i++;
+        }
+    } else {
+        return 0;
+    }
+    if (i < n && s[i] == '.') {
+        integer = 0;
+        i++;
+        Py_ssize_t first = i;
+        /* Past the leading zeros, eight digits at a time while they fit in w. */
+        for (;;) {
+            uint64_t v;
+            if (digits == 0 || digits > 11 || i + 8 > n) break;
+            memcpy(&v, s + i, 8); /* little-endian: s[i] is the low byte */
+            if (!eight_digits(v)) break;
+            w = w * 100000000 + eight_digits_value(v);
+            digits += 8;
+            q -= 8;
+            i += 8;
+        }
+        while (i < n && is_digit(s[i])) {
+            unsigned d = s[i] - '0';
+            if (digits > 0 || d != 0) {
+                if (digits >= 19) return 0;
+                w = w * 10 + d;
+                digits++;
+            }
+            q--;
+            i++;
+            if (q < -400) return 0; /* only zeros so far: far below any exponent taken */
+        }
+        if (i == first) return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        integer = 0;
+        i++;
+        int eneg = 0;
+        if (i < n && (s[i] == '+' || s[i] == '-')) {
+            eneg = s[i] == '-';
+            i++;
+        }
+        Py_ssize_t first = i;
+        int e = 0;
+        while (i < n && is_digit(s[i])) {
+            if (i - first >= 4) return 0;
+            e = e * 10 + (s[i] - '0');
+            i++;
+        }
+        if (i == first) return 0;
+        q += eneg ? -e : e;
+    }
+    if (w == 0) {
+        /* msgspec reads the integer -0 as the int 0, so +0.0; -0.0 and -0e0 as -0.0 */
+        *out = negative && !integer ? -0.0 : 0.0;
+    } else if (w <= (UINT64_C(1) << 53) && q >= -22 && q <= 22) {
+        double x = (double)w;
+        x = q >= 0 ? x * P10[q] : x / P10[-q];
+        *out = negative ? -x : x;
+    } else {
+        uint64_t bits;
+        if (q < Q_MIN || q > Q_MAX || !to_bits(w, q, negative, table, &bits)) return 0;
+        memcpy(out, &bits, sizeof bits);
+    }
+    *integer_out = integer;
+    *pi = i;
+    return 1;
+}
+
+/* The array of numbers at s[*pi] ('[' … ']'; *pi moves past it): its length, or -1. */
+static int64_t parse_array_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi, double *out,
+                              Py_ssize_t room, const uint64_t *table) {
+    Py_ssize_t i = *pi;
     int64_t count = 0;
-    while (i < n && is_space(s[i])) i++;
+    int integer;
     if (i >= n || s[i] != '[') return -1;
     i++;
     while (i < n && is_space(s[i])) i++;
     if (i < n && s[i] == ']') {
-        i++;
-        while (i < n && is_space(s[i])) i++;
-        return i == n ? 0 : -1;
+        *pi = i + 1;
+        return 0;
     }
     for (;;) {
-        /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-        int negative = 0;
-        if (i < n && s[i] == '-') {
-            negative = 1;
-            i++;
-        }
-        if (i >= n) return -1;
-        uint64_t w = 0;
-        int digits = 0, q = 0, integer = 1; /* integer: no fraction, no exponent */
-        if (s[i] == '0') {
-            i++;
-        } else if (is_digit(s[i])) {
-            while (i < n && is_digit(s[i])) {
-                if (digits >= 19) return -1;
-                w = w * 10 + (uint64_t)(s[i] - '0');
-                digits++;
-                i++;
-            }
-        } else {
-            return -1;
-        }
-        if (i < n && s[i] == '.') {
-            integer = 0;
-            i++;
-            Py_ssize_t first = i;
-            /* Past the leading zeros, eight digits at a time while they fit in w. */
-            for (;;) {
-                uint64_t v;
-                if (digits == 0 || digits > 11 || i + 8 > n) break;
-                memcpy(&v, s + i, 8); /* little-endian: s[i] is the low byte */
-                if (!eight_digits(v)) break;
-                w = w * 100000000 + eight_digits_value(v);
-                digits += 8;
-                q -= 8;
-                i += 8;
-            }
-            while (i < n && is_digit(s[i])) {
-                unsigned d = s[i] - '0';
-                if (digits > 0 || d != 0) {
-                    if (digits >= 19) return -1;
-                    w = w * 10 + d;
-                    digits++;
-                }
-                q--;
-                i++;
-                if (q < -400) return -1; /* only zeros so far: far below any exponent taken */
-            }
-            if (i == first) return -1;
-        }
-        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-            integer = 0;
-            i++;
-            int eneg = 0;
-            if (i < n && (s[i] == '+' || s[i] == '-')) {
-                eneg = s[i] == '-';
-                i++;
-            }
-            Py_ssize_t first = i;
-            int e = 0;
-            while (i < n && is_digit(s[i])) {
-                if (i - first >= 4) return -1;
-                e = e * 10 + (s[i] - '0');
-                i++;
-            }
-            if (i == first) return -1;
-            q += eneg ? -e : e;
-        }
         if (count >= room) return -1;
-        if (w == 0) {
-            /* msgspec reads the integer -0 as the int 0, so +0.0; -0.0 and -0e0 as -0.0 */
-            out[count] = negative && !integer ? -0.0 : 0.0;
-        } else if (w <= (UINT64_C(1) << 53) && q >= -22 && q <= 22) {
-            double x = (double)w;
-            x = q >= 0 ? x * P10[q] : x / P10[-q];
-            out[count] = negative ? -x : x;
-        } else {
-            uint64_t bits;
-            if (q < Q_MIN || q > Q_MAX || !to_bits(w, q, negative, table, &bits)) return -1;
-            memcpy(&out[count], &bits, sizeof bits);
-        }
+        if (!parse_number(s, n, &i, table, &out[count], &integer)) return -1;
         count++;
         while (i < n && is_space(s[i])) i++;
         if (i >= n) return -1;
@@ -183,12 +193,22 @@ static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py
             continue;
         }
         if (s[i] == ']') {
-            i++;
-            while (i < n && is_space(s[i])) i++;
-            return i == n ? count : -1;
+            *pi = i + 1;
+            return count;
         }
         return -1;
     }
+}
+
+/* One array s[0:n] (nothing else but whitespace): its length, or -1 (declined). */
+static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py_ssize_t room,
+                           const uint64_t *table) {
+    Py_ssize_t i = 0;
+    while (i < n && is_space(s[i])) i++;
+    int64_t count = parse_array_at(s, n, &i, out, room, table);
+    if (count < 0) return -1;
+    while (i < n && is_space(s[i])) i++;
+    return i == n ? count : -1;
 }
 
 static PyObject *parse(PyObject *self, PyObject *args) {
@@ -268,10 +288,430 @@ static PyObject *keys_once(PyObject *self, PyObject *args) {
     return PyBool_FromLong(ok);
 }
 
+/* ---- Whole payloads into columns (schemas/json_columns.py) ----------------------------
+ *
+ * set_fields(spec) once: the object's keys, each (name, kind, slot, nullable, required,
+ * default, enum mask). decode(payloads, table, floats, ints, times, values, counts,
+ * offsets, ok) then reads each payload, a JSON object of those keys, into row k of
+ * the column buffers (floats: NaN for null; ints: -1 for null, or the default; times:
+ * microseconds since 1970 UTC, INT64_MIN for null; arrays of numbers as parse() does)
+ * and returns (texts, int_lists): per text slot and per int-list slot, a list with
+ * one entry per payload. ok[k] is 0 when the payload is declined: anything this
+ * reader does not take for certain (an unknown or repeated key, an escape or a
+ * non-ASCII byte in a string, a naive or unusual timestamp, a negative or fractional
+ * integer, an int that is no member of its enum, a number parse() declines, a syntax
+ * error) is left to the exact decoder.
+ */
+enum { K_FLOAT = 1, K_INT = 2, K_ENUM = 3, K_STR = 4, K_TIME = 5, K_ARRAY = 6, K_INTLIST = 7 };
+#define MAX_FIELDS 48
+#define MAX_KEY 40
+#define MAX_SLOTS 8
+
+typedef struct {
+    char name[MAX_KEY];
+    Py_ssize_t len;
+    int kind, slot, nullable, required;
+    int64_t dflt;
+    uint64_t mask;
+} FieldSpec;
+
+static FieldSpec SPEC[MAX_FIELDS];
+static int NSPEC = 0;
+static int NSLOTS[8]; /* per kind: slots in use */
+
+static PyObject *set_fields(PyObject *self, PyObject *args) {
+    PyObject *spec;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &spec)) return NULL;
+    Py_ssize_t m = PyList_GET_SIZE(spec);
+    if (m > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "set_fields: too many fields");
+        return NULL;
+    }
+    int slots[8] = {0};
+    for (Py_ssize_t k = 0; k < m; k++) {
+        const char *name;
+        Py_ssize_t len;
+        FieldSpec f;
+        unsigned long long mask;
+        long long dflt;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(spec, k), "y#iiiiLK", &name, &len, &f.kind, &f.slot,
+                              &f.nullable, &f.required, &dflt, &mask))
+            return NULL;
+        if (len <= 0 || len >= MAX_KEY || f.kind < K_FLOAT || f.kind > K_INTLIST || f.slot < 0 ||
+            f.slot >= MAX_FIELDS || (f.kind == K_ENUM && mask == 0) ||
+            ((f.kind == K_STR || f.kind == K_INTLIST) && f.slot >= MAX_SLOTS)) {
+            PyErr_SetString(PyExc_ValueError, "set_fields: bad field");
+            return NULL;
+        }
+        memcpy(f.name, name, (size_t)len);
+        f.len = len;
+        f.dflt = dflt;
+        f.mask = mask;
+        SPEC[k] = f;
+        if (f.slot + 1 > slots[f.kind]) slots[f.kind] = f.slot + 1;
+    }
+    NSPEC = (int)m;
+    memcpy(NSLOTS, slots, sizeof slots);
+    Py_RETURN_NONE;
+}
+
+static inline Py_ssize_t skip_space(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    while (i < n && is_space(s[i])) i++;
+    return i;
+}
+
+/* A non-negative JSON integer (no fraction, no exponent) up to INT64_MAX; 0 when declined. */
+static int parse_uint(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi, int64_t *out) {
+    Py_ssize_t i = *pi;
+    uint64_t w = 0;
+    if (i >= n || !is_digit(s[i])) return 0;
+    if (s[i] == '0') {
+        i++;
+    } else {
+        int digits = 0;
+        while (i < n && is_digit(s[i])) {
+            if (++digits > 19) return 0;
+            w = w * 10 + (uint64_t)(s[i] - '0');
+            i++;
+        }
+        if (digits == 19 && w > (uint64_t)INT64_MAX) return 0; /* 19 digits fit in uint64 */
+    }
+    if (i < n && (s[i] == '.' || s[i] == 'e' || s[i] == 'E' || is_digit(s[i]))) return 0;
+    *out = (int64_t)w;
+    *pi = i;
+    return 1;
+}
+
+/* A string without escapes, control characters or non-ASCII bytes: s[*start:*end]. */
+static int scan_string(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi, Py_ssize_t *start,
+                       Py_ssize_t *end) {
+    Py_ssize_t i = *pi;
+    if (i >= n || s[i] != '"') return 0;
+    i++;
+    *start = i;
+    while (i < n && s[i] != '"') {
+        unsigned char c = s[i];
+        if (c == '\\' || c < 0x20 || c >= 0x80) return 0;
+        i++;
+    }
+    if (i >= n) return 0;
+    *end = i;
+    *pi = i + 1;
+    return 1;
+}
+
+static inline int two_digits(const unsigned char *s, int *out) {
+    if (!is_digit(s[0]) || !is_digit(s[1])) return 0;
+    *out = (s[0] - '0') * 10 + (s[1] - '0');
+    return 1;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM)" inside s[a:b]: microseconds since 1970 UTC. */
+static int parse_time(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, int64_t *out) {
+    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const unsigned char *t = s + a;
+    Py_ssize_t n = b - a, i = 19;
+    int c1, c2, mo, d, h, mi, sec;
+    if (n < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':')
+        return 0;
+    if (!two_digits(t, &c1) || !two_digits(t + 2, &c2) || !two_digits(t + 5, &mo) ||
+        !two_digits(t + 8, &d) || !two_digits(t + 11, &h) || !two_digits(t + 14, &mi) ||
+        !two_digits(t + 17, &sec))
+        return 0;
+    int y = c1 * 100 + c2;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > DAYS[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || sec > 59)
+        return 0;
+    int64_t us = 0;
+    if (t[i] == '.') {
+        int digits = 0;
+        i++;
+        while (i < n && is_digit(t[i])) {
+            if (++digits > 6) return 0;
+            us = us * 10 + (t[i] - '0');
+            i++;
+        }
+        if (digits == 0) return 0;
+        while (digits++ < 6) us *= 10;
+    }
+    int64_t offset_s = 0;
+    if (i + 1 == n && t[i] == 'Z') {
+        i++;
+    } else if (i + 6 == n && (t[i] == '+' || t[i] == '-') && t[i + 3] == ':') {
+        int oh, om;
+        if (!two_digits(t + i + 1, &oh) || !two_digits(t + i + 4, &om) || oh > 23 || om > 59)
+            return 0;
+        offset_s = (oh * 3600 + om * 60) * (t[i] == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return 0;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    *out = secs * 1000000 + us;
+    return 1;
+}
+
+static inline int matches(const FieldSpec *f, const unsigned char *key, Py_ssize_t len) {
+    return f->len == len && memcmp(f->name, key, (size_t)len) == 0;
+}
+
+/* Row k of one payload; 1 when taken. texts/lists[slot] receive new references. */
+static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *table, double *fl,
+                      int64_t *in, int64_t *tm, double *values, Py_ssize_t room, Py_ssize_t *at,
+                      int64_t *cnt, int64_t *off, PyObject **texts, PyObject **lists) {
+    uint64_t seen = 0;
+    int next = 0; /* keys usually come in the contract's order: try the next one first */
+    Py_ssize_t i = skip_space(s, n, 0);
+    if (i >= n || s[i] != '{') return 0;
+    i = skip_space(s, n, i + 1);
+    if (i < n && s[i] == '}') return 0; /* required keys missing */
+    for (;;) {
+        Py_ssize_t ka, kb;
+        if (!scan_string(s, n, &i, &ka, &kb)) return 0;
+        const unsigned char *key = s + ka;
+        Py_ssize_t klen = kb - ka;
+        int f = -1;
+        if (next < NSPEC && matches(&SPEC[next], key, klen)) {
+            f = next;
+        } else {
+            for (int j = 0; j < NSPEC; j++)
+                if (matches(&SPEC[j], key, klen)) {
+                    f = j;
+                    break;
+                }
+        }
+        if (f < 0 || (seen >> f) & 1) return 0; /* unknown or repeated */
+        seen |= UINT64_C(1) << f;
+        next = f + 1;
+        const FieldSpec *F = &SPEC[f];
+        i = skip_space(s, n, i);
+        if (i >= n || s[i] != ':') return 0;
+        i = skip_space(s, n, i + 1);
+        if (i + 4 <= n && memcmp(s + i, "null", 4) == 0) {
+            if (!F->nullable) return 0;
+            i += 4;
+            switch (F->kind) {
+            case K_FLOAT: fl[F->slot] = Py_NAN; break;
+            case K_INT:
+            case K_ENUM: in[F->slot] = -1; break;
+            case K_TIME: tm[F->slot] = INT64_MIN; break;
+            case K_STR:
+                Py_INCREF(Py_None);
+                Py_XSETREF(texts[F->slot], Py_None);
+                break;
+            default: return 0;
+            }
+        } else {
+            switch (F->kind) {
+            case K_FLOAT: {
+                int integer;
+                if (!parse_number(s, n, &i, table, &fl[F->slot], &integer)) return 0;
+                break;
+            }
+            case K_INT:
+            case K_ENUM: {
+                int64_t v;
+                if (!parse_uint(s, n, &i, &v)) return 0;
+                if (F->kind == K_ENUM && (v >= 64 || !((F->mask >> v) & 1))) return 0;
+                in[F->slot] = v;
+                break;
+            }
+            case K_STR: {
+                Py_ssize_t a, b;
+                if (!scan_string(s, n, &i, &a, &b)) return 0;
+                PyObject *str = PyUnicode_FromStringAndSize((const char *)s + a, b - a);
+                if (str == NULL) return -1;
+                Py_XSETREF(texts[F->slot], str);
+                break;
+            }
+            case K_TIME: {
+                Py_ssize_t a, b;
+                if (!scan_string(s, n, &i, &a, &b) || !parse_time(s, a, b, &tm[F->slot]))
+                    return 0;
+                break;
+            }
+            case K_ARRAY: {
+                int64_t c = parse_array_at(s, n, &i, values + *at, room - *at, table);
+                if (c < 0) return 0;
+                cnt[F->slot] = c;
+                off[F->slot] = *at;
+                *at += c;
+                break;
+            }
+            case K_INTLIST: {
+                if (i >= n || s[i] != '[') return 0;
+                PyObject *list = PyList_New(0);
+                if (list == NULL) return -1;
+                Py_XSETREF(lists[F->slot], list);
+                i = skip_space(s, n, i + 1);
+                if (i < n && s[i] == ']') {
+                    i++;
+                    break;
+                }
+                for (;;) {
+                    int64_t v;
+                    if (!parse_uint(s, n, &i, &v)) return 0;
+                    PyObject *item = PyLong_FromLongLong(v);
+                    if (item == NULL) return -1;
+                    int failed = PyList_Append(list, item);
+                    Py_DECREF(item);
+                    if (failed) return -1;
+                    i = skip_space(s, n, i);
+                    if (i < n && s[i] == ',') {
+                        i = skip_space(s, n, i + 1);
+                        continue;
+                    }
+                    if (i < n && s[i] == ']') {
+                        i++;
+                        break;
+                    }
+                    return 0;
+                }
+                break;
+            }
+            default: return 0;
+            }
+        }
+        i = skip_space(s, n, i);
+        if (i < n && s[i] == ',') {
+            i = skip_space(s, n, i + 1);
+            continue;
+        }
+        if (i < n && s[i] == '}') {
+            i = skip_space(s, n, i + 1);
+            if (i != n) return 0;
+            break;
+        }
+        return 0;
+    }
+    for (int f = 0; f < NSPEC; f++) {
+        if ((seen >> f) & 1) continue;
+        const FieldSpec *F = &SPEC[f];
+        if (F->required) return 0;
+        switch (F->kind) {
+        case K_FLOAT: fl[F->slot] = Py_NAN; break;
+        case K_INT:
+        case K_ENUM: in[F->slot] = F->dflt; break;
+        case K_TIME: tm[F->slot] = INT64_MIN; break;
+        case K_STR:
+            Py_INCREF(Py_None);
+            Py_XSETREF(texts[F->slot], Py_None);
+            break;
+        case K_INTLIST: {
+            PyObject *list = PyList_New(0);
+            if (list == NULL) return -1;
+            Py_XSETREF(lists[F->slot], list);
+            break;
+        }
+        default: return 0; /* an array is required */
+        }
+    }
+    return 1;
+}
+
+/* Row k's objects (owned) into the lists of `columns` (a tuple of `slots` lists); None
+ * where the payload was not taken. */
+static void place_row(PyObject *columns, int slots, PyObject **row, Py_ssize_t k, int taken) {
+    for (int j = 0; j < slots; j++) {
+        PyObject *v = taken && row[j] ? row[j] : Py_None;
+        if (v == Py_None) {
+            Py_INCREF(Py_None);
+            Py_XDECREF(row[j]);
+        }
+        PyList_SET_ITEM(PyTuple_GET_ITEM(columns, j), k, v);
+    }
+}
+
+static PyObject *decode(PyObject *self, PyObject *args) {
+    PyObject *payloads, *result = NULL, *texts = NULL, *lists = NULL;
+    Py_buffer table, floats, ints, times, values, counts, offsets, ok;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!y*w*w*w*w*w*w*w*", &PyList_Type, &payloads, &table, &floats,
+                          &ints, &times, &values, &counts, &offsets, &ok))
+        return NULL;
+    Py_ssize_t rows = PyList_GET_SIZE(payloads);
+    int nf = NSLOTS[K_FLOAT], ni = NSLOTS[K_INT] > NSLOTS[K_ENUM] ? NSLOTS[K_INT] : NSLOTS[K_ENUM];
+    int nt = NSLOTS[K_TIME], na = NSLOTS[K_ARRAY], ns = NSLOTS[K_STR], nl = NSLOTS[K_INTLIST];
+    if (NSPEC == 0 || table.len != 2 * (Q_MAX - Q_MIN + 1) * (Py_ssize_t)sizeof(uint64_t) ||
+        floats.len != rows * nf * (Py_ssize_t)sizeof(double) ||
+        ints.len != rows * ni * (Py_ssize_t)sizeof(int64_t) ||
+        times.len != rows * nt * (Py_ssize_t)sizeof(int64_t) ||
+        counts.len != rows * na * (Py_ssize_t)sizeof(int64_t) || offsets.len != counts.len ||
+        ok.len != rows) {
+        PyErr_SetString(PyExc_ValueError, "decode: buffer sizes do not match (or no set_fields)");
+        goto done;
+    }
+    texts = PyTuple_New(ns);
+    lists = PyTuple_New(nl);
+    if (texts == NULL || lists == NULL) goto done;
+    for (int j = 0; j < ns; j++) {
+        PyObject *l = PyList_New(rows);
+        if (l == NULL) goto done;
+        PyTuple_SET_ITEM(texts, j, l);
+    }
+    for (int j = 0; j < nl; j++) {
+        PyObject *l = PyList_New(rows);
+        if (l == NULL) goto done;
+        PyTuple_SET_ITEM(lists, j, l);
+    }
+    Py_ssize_t room = values.len / (Py_ssize_t)sizeof(double), at = 0;
+    for (Py_ssize_t k = 0; k < rows; k++) {
+        PyObject *item = PyList_GET_ITEM(payloads, k);
+        PyObject *row_texts[MAX_SLOTS] = {NULL}, *row_lists[MAX_SLOTS] = {NULL};
+        Py_buffer view;
+        int taken;
+        if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) goto done;
+        Py_ssize_t before = at;
+        taken = decode_one(view.buf, view.len, table.buf, (double *)floats.buf + k * nf,
+                           (int64_t *)ints.buf + k * ni, (int64_t *)times.buf + k * nt,
+                           values.buf, room, &at, (int64_t *)counts.buf + k * na,
+                           (int64_t *)offsets.buf + k * na, row_texts, row_lists);
+        PyBuffer_Release(&view);
+        if (taken < 0) { /* a Python error (memory) */
+            for (int j = 0; j < MAX_SLOTS; j++) {
+                Py_XDECREF(row_texts[j]);
+                Py_XDECREF(row_lists[j]);
+            }
+            goto done;
+        }
+        ((char *)ok.buf)[k] = (char)taken;
+        if (!taken) at = before;
+        place_row(texts, ns, row_texts, k, taken);
+        place_row(lists, nl, row_lists, k, taken);
+    }
+    result = PyTuple_Pack(2, texts, lists);
+done:
+    Py_XDECREF(texts);
+    Py_XDECREF(lists);
+    PyBuffer_Release(&table);
+    PyBuffer_Release(&floats);
+    PyBuffer_Release(&ints);
+    PyBuffer_Release(&times);
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&counts);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&ok);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"keys_once", keys_once, METH_VARARGS,
      "No backslash in data, and each key (bytes) found exactly once."},
     {"parse", parse, METH_VARARGS, "Parse JSON arrays of numbers into doubles (see the module)."},
+    {"set_fields", set_fields, METH_VARARGS, "The keys decode() takes (see schemas/json_columns.py)."},
+    {"decode", decode, METH_VARARGS, "Payloads into column buffers (see schemas/json_columns.py)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -6,3 +6,16 @@ def parse(
     joined: Any, bounds: Any, table: Any, values: Any, counts: Any, offsets: Any, /
 ) -> None: ...
 def keys_once(data: Any, /, *keys: bytes) -> bool: ...
+def set_fields(spec: list[tuple[bytes, int, int, bool, bool, int, int]], /) -> None: ...
+def decode(
+    payloads: list[Any],
+    table: Any,
+    floats: Any,
+    ints: Any,
+    times: Any,
+    values: Any,
+    counts: Any,
+    offsets: Any,
+    ok: Any,
+    /,
+) -> tuple[tuple[list[Any], ...], tuple[list[Any], ...]]: ...

@@ -2,15 +2,13 @@
 
 Ingestion validates every sample it stores, thousands a second; one sample at
 a time the checks cost as much as the decoding. :func:`decode_and_validate_batch`
-decodes each payload with the contract's types, its two arrays with the C
-parser of :mod:`schemas.json_floats` (a whole batch of them at once, straight
-into doubles), then checks the value
-rules of each pack design over whole columns with numpy and returns the
-accepted samples as :class:`SampleColumns`, one 2-D array per cell array and
-one array per scalar field, ready for a columnar writer.
+reads the whole batch into columns in C (:mod:`schemas.json_columns`), then
+checks the rules of each pack design over whole columns with numpy and returns
+the accepted samples as :class:`SampleColumns`, one 2-D array per cell array
+and one array per scalar field, ready for a columnar writer.
 
-The column checks only *certify*: a payload they do not certify (one that does
-not decode, comes from a vehicle without a design, or breaks any rule) is
+The column checks only *certify*: a payload they do not certify (one the C
+reader declines, one from a vehicle without a design, one that breaks any rule) is
 handed to :func:`schemas.validation.decode_and_validate`, which is
 authoritative. So every payload gets exactly the verdict, reason and detail
 it gets on its own; the batch only makes the common case cheap.
@@ -24,11 +22,19 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
 from schemas.errors import SampleRejected
+from schemas.json_columns import (
+    ARRAYS,
+    FLOATS,
+    INTS,
+    TIMES,
+    Decoded,
+    decode_columns,
+    to_micros,
+)
 from schemas.json_floats import keys_once, parse_arrays
 from schemas.limits import (
     DEFAULT_MAX_FUTURE,
@@ -40,7 +46,7 @@ from schemas.limits import (
     PackLimits,
 )
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
-from schemas.pack_sample import PackSample, wire_struct
+from schemas.pack_sample import PackSample
 from schemas.packing import float_rows
 from schemas.sample_checks import SCALAR_FLOATS
 from schemas.validation import decode_and_validate
@@ -67,10 +73,6 @@ INT_LIST_FIELDS = ("fault_codes",)
 
 #: The arrays' keys as they appear in a payload (see schemas.json_floats.keys_once).
 _ARRAY_KEYS = tuple(f'"{name}"'.encode() for name in ARRAY_FIELDS)
-#: PackSample with its two arrays left as JSON text for :mod:`schemas.json_floats`.
-_wire_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
-    wire_struct("PackSampleWire", raw=ARRAY_FIELDS)
-)
 
 
 @dataclass
@@ -79,12 +81,14 @@ class SampleColumns:
 
     ``positions`` are the samples' indices in the input batch. Float fields
     hold NaN where the sample has None (an accepted sample has no other NaN);
-    integer fields hold -1 for None; ``arrays`` are 2-D, one row per sample.
+    integer fields hold -1 for None; ``times`` are microseconds since 1970 UTC
+    (:data:`schemas.json_columns.TIME_NULL` for None); ``arrays`` are 2-D, one row
+    per sample.
     """
 
     positions: NDArray[np.intp]
     text: dict[str, list[Any]] = field(default_factory=dict)
-    times: dict[str, list[Any]] = field(default_factory=dict)
+    times: dict[str, NDArray[np.int64]] = field(default_factory=dict)
     floats: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     ints: dict[str, NDArray[np.int64]] = field(default_factory=dict)
     arrays: dict[str, NDArray[np.float64]] = field(default_factory=dict)
@@ -100,7 +104,7 @@ class SampleColumns:
         return SampleColumns(
             positions=self.positions[idx],
             text={k: [v[i] for i in picked] for k, v in self.text.items()},
-            times={k: [v[i] for i in picked] for k, v in self.times.items()},
+            times={k: v[idx] for k, v in self.times.items()},
             floats={k: v[idx] for k, v in self.floats.items()},
             ints={k: v[idx] for k, v in self.ints.items()},
             arrays={k: v[idx] for k, v in self.arrays.items()},
@@ -149,7 +153,7 @@ def columns_of(
     return SampleColumns(
         positions=np.asarray(positions, dtype=np.intp),
         text={name: _table(samples, [name]) for name in TEXT_FIELDS},
-        times={name: _table(samples, [name]) for name in TIME_FIELDS},
+        times={name: to_micros(_table(samples, [name])) for name in TIME_FIELDS},
         floats={name: floats[:, j] for j, name in enumerate(SCALAR_FLOATS)},
         ints={"seq": seq}
         | {name: small[:, j].astype(np.int64) for j, name in enumerate(INT_FIELDS[1:])},
@@ -160,36 +164,6 @@ def columns_of(
 
 def _id_ok(value: str | None) -> bool:
     return value is None or (0 < len(value) <= ID_MAX_LEN and value.strip() == value)
-
-
-def _index_ok(value: int | None, n: int) -> bool:
-    return value is None or 0 <= value < n
-
-
-def _row_ok(
-    s: Any, cells: int, sensors: int, d: PackLimits, earliest: datetime, latest: datetime
-) -> bool:
-    """The per-sample rules that are cheap in Python: identity, time, shapes, indices
-    (``cells`` and ``sensors``: the lengths of the sample's arrays)."""
-    n_cells, n_sensors = d.cells_in_series, d.temp_sensors
-    codes = s.fault_codes
-    return (
-        s.schema_version in SUPPORTED_SCHEMA_VERSIONS
-        and _id_ok(s.vehicle_id)
-        and _id_ok(s.pack_id)
-        and 0 <= s.seq <= SEQ_MAX
-        and s.ts.utcoffset() is not None
-        and (s.received_at is None or s.received_at.utcoffset() is not None)
-        and earliest <= s.ts <= latest
-        and cells == n_cells
-        and sensors == n_sensors
-        and _index_ok(s.cell_voltage_min_idx, n_cells)
-        and _index_ok(s.cell_voltage_max_idx, n_cells)
-        and _index_ok(s.cell_temp_min_idx, n_sensors)
-        and _index_ok(s.cell_temp_max_idx, n_sensors)
-        and len(codes) <= d.max_fault_codes
-        and (not codes or (min(codes) >= 0 and max(codes) <= FAULT_CODE_MAX))
-    )
 
 
 def _ranges(d: PackLimits) -> list[tuple[str, float, float, bool]]:
@@ -238,62 +212,70 @@ def _certified(cols: SampleColumns, d: PackLimits) -> NDArray[np.bool_]:
     return ok
 
 
-@dataclass
-class _Group:
-    """The decoded samples of one design, their batch positions, and where their
-    arrays' values are in the parsed buffers."""
-
-    samples: list[Any] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
-    slots: list[int] = field(default_factory=list)  # index among the decoded samples
-
-
-def _decode_into(
-    payloads: Sequence[Buffer],
-    design: DesignOfVehicle,
-    earliest: datetime,
-    latest: datetime,
-    max_bytes: int,
-    by_design: dict[PackLimits, _Group],
-    uncertified: list[int],
-) -> dict[str, tuple[NDArray[np.float64], NDArray[np.int64]]]:
-    """Decode each payload; group those passing the per-sample rules by design.
-
-    Returns, per array field, the parsed values of every decoded sample and
-    where each decoded sample's values start (see
-    :func:`schemas.json_floats.parse_arrays`).
-    """
-    decode = _wire_decoder.decode
-    wires: list[Any] = []
-    where: list[int] = []
-    for i, data in enumerate(payloads):
-        if len(data) > max_bytes:
-            uncertified.append(i)
+def _design_groups(
+    dec: Decoded, design: DesignOfVehicle, uncertified: list[int]
+) -> dict[PackLimits, list[int]]:
+    """Rows ``dec`` took, by design; the others (declined, an id the rules refuse, a
+    vehicle without a design) go to ``uncertified``."""
+    groups: dict[PackLimits, list[int]] = {}
+    ids, packs = dec.texts["vehicle_id"], dec.texts["pack_id"]
+    for k, ok in enumerate(dec.ok.tolist()):
+        d = design(ids[k]) if ok and _id_ok(ids[k]) and _id_ok(packs[k]) else None
+        if d is None:
+            uncertified.append(k)
             continue
-        try:
-            w = decode(data)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
-            uncertified.append(i)
-            continue
-        wires.append(w)
-        where.append(i)
-    parsed = parse_raw_arrays(wires, [payloads[i] for i in where])
-    cells = parsed["cell_voltages"][1].tolist()
-    sensors = parsed["cell_temps"][1].tolist()
-    for k, (w, i) in enumerate(zip(wires, where, strict=True)):
-        d = design(w.vehicle_id)
-        # An array the fast path cannot use (count -1) fails the shape rule: the
-        # exact decoder decides.
-        if d is None or not _row_ok(w, cells[k], sensors[k], d, earliest, latest):
-            uncertified.append(i)
-            continue
-        group = by_design.get(d)
-        if group is None:
-            group = by_design[d] = _Group()
-        group.samples.append(w)
-        group.positions.append(i)
-        group.slots.append(k)
-    return {name: (values, offsets) for name, (values, _counts, offsets) in parsed.items()}
+        rows = groups.get(d)
+        if rows is None:
+            rows = groups[d] = []
+        rows.append(k)
+    return groups
+
+
+def _rules_ok(
+    dec: Decoded, rows: NDArray[np.intp], d: PackLimits, earliest: int, latest: int
+) -> NDArray[np.bool_]:
+    """The per-sample rules of identity, time, shape and indices over ``rows`` of
+    ``dec`` at once (times in microseconds since 1970; every time ``dec`` takes is
+    aware, and it declines negative integers)."""
+    ints, i = dec.ints[rows], INTS.index
+    ts = dec.times[rows, TIMES.index("ts")]
+    counts = dec.counts[rows]
+    ok = np.isin(ints[:, i("schema_version")], list(SUPPORTED_SCHEMA_VERSIONS))
+    ok &= (ts >= earliest) & (ts <= latest) & (ints[:, i("seq")] <= SEQ_MAX)
+    ok &= counts[:, ARRAYS.index("cell_voltages")] == d.cells_in_series
+    ok &= counts[:, ARRAYS.index("cell_temps")] == d.temp_sensors
+    for name, n in (
+        ("cell_voltage_min_idx", d.cells_in_series),
+        ("cell_voltage_max_idx", d.cells_in_series),
+        ("cell_temp_min_idx", d.temp_sensors),
+        ("cell_temp_max_idx", d.temp_sensors),
+    ):
+        ok &= ints[:, i(name)] < n  # -1 is None; a negative index is declined
+    codes = dec.int_lists["fault_codes"]
+    for j, k in enumerate(rows.tolist()):
+        c = codes[k]
+        if c and (len(c) > d.max_fault_codes or max(c) > FAULT_CODE_MAX):
+            ok[j] = False  # a negative code is declined
+    return ok
+
+
+def _columns(dec: Decoded, rows: NDArray[np.intp], d: PackLimits) -> SampleColumns:
+    """``rows`` of ``dec`` (all of design ``d``) as columns."""
+    picked = rows.tolist()
+    floats, ints, times = dec.floats[rows], dec.ints[rows], dec.times[rows]
+    widths = {"cell_voltages": d.cells_in_series, "cell_temps": d.temp_sensors}
+    return SampleColumns(
+        positions=rows,
+        text={name: [dec.texts[name][k] for k in picked] for name in TEXT_FIELDS},
+        times={name: times[:, TIMES.index(name)] for name in TIME_FIELDS},
+        floats={name: floats[:, FLOATS.index(name)] for name in SCALAR_FLOATS},
+        ints={name: ints[:, INTS.index(name)] for name in INT_FIELDS},
+        arrays={
+            name: _rows(dec.values, dec.offsets[rows, ARRAYS.index(name)], widths[name])
+            for name in ARRAY_FIELDS
+        },
+        int_lists={name: [dec.int_lists[name][k] for k in picked] for name in INT_LIST_FIELDS},
+    )
 
 
 def parse_raw_arrays(
@@ -344,26 +326,19 @@ def decode_and_validate_batch(
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     earliest, latest = now - max_past, now + max_future
-    by_design: dict[PackLimits, _Group] = {}
-    uncertified: list[int] = []
+    uncertified = [i for i, data in enumerate(payloads) if len(data) > max_bytes]
     with gc_paused():
-        parsed = _decode_into(payloads, design, earliest, latest, max_bytes, by_design, uncertified)
-
+        dec = decode_columns([b"" if len(data) > max_bytes else data for data in payloads])
+    window = (int(to_micros([earliest])[0]), int(to_micros([latest])[0]))
     accepted: list[SampleColumns] = []
-    for d, g in by_design.items():
-        slots = np.array(g.slots, dtype=np.intp)
-        widths = {"cell_voltages": d.cells_in_series, "cell_temps": d.temp_sensors}
-        arrays = {
-            name: _rows(values, offsets[slots], widths[name])
-            for name, (values, offsets) in parsed.items()
-        }
-        cols = columns_of(g.samples, g.positions, arrays)
-        ok = _certified(cols, d)
-        if ok.all():
-            accepted.append(cols)
-            continue
-        accepted.append(cols.take(np.flatnonzero(ok)))
-        uncertified.extend(int(i) for i in cols.positions[~ok])
+    for d, rows in _design_groups(dec, design, uncertified).items():
+        idx = np.array(rows, dtype=np.intp)
+        ok = _rules_ok(dec, idx, d, *window)
+        cols = _columns(dec, idx[ok], d)
+        good = _certified(cols, d)
+        accepted.append(cols if good.all() else cols.take(np.flatnonzero(good)))
+        uncertified.extend(idx[~ok].tolist())
+        uncertified.extend(cols.positions[~good].tolist())
 
     def lookup(s: PackSample) -> PackLimits | None:
         return design(s.vehicle_id)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 
+import numpy as np
 from aiokafka import TopicPartition
+from numpy.typing import NDArray
 
 from schemas.pack_batch import SampleColumns
 from services.ingest.dlq import DeadLetter
@@ -29,9 +30,8 @@ class Batch:
     max_rows: int
     max_ms: int
     # Accepted samples, a group of columns per pack design and read; rows are
-    # numbered across the groups in order (``sources`` and ``sample_ts`` follow it).
+    # numbered across the groups in order (``sources`` follows it).
     groups: list[SampleColumns] = field(default_factory=list)
-    sample_ts: list[datetime] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     # Next offset to commit per partition (last offset seen + 1).
@@ -48,8 +48,11 @@ class Batch:
     def add_rows(self, cols: SampleColumns, sources: list[Source]) -> None:
         """Accepted samples ``cols``; ``sources[i]`` is where row ``i`` of them came from."""
         self.groups.append(cols)
-        self.sample_ts.extend(cols.times["ts"])
         self.sources.extend(sources)
+
+    def sample_ts_us(self) -> NDArray[np.int64]:
+        """The rows' vehicle times, microseconds since 1970 UTC, in row order."""
+        return np.concatenate([g.times["ts"] for g in self.groups] or [np.empty(0, np.int64)])
 
     @property
     def rows(self) -> int:

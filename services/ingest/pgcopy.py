@@ -28,13 +28,13 @@ from numpy.typing import NDArray
 from sqlalchemy import BigInteger, DateTime, Float, SmallInteger, Table, Text
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 
+from schemas.json_columns import EPOCH, TIME_NULL
 from schemas.pack_batch import SampleColumns
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 NULL = struct.pack(">i", -1)
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
+_PG_EPOCH_US = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 _FLOAT4_OID = 700
 _INT8_OID = 20
 _FLOAT4_ELEMENT = np.dtype([("n", ">i4"), ("v", ">f4")])
@@ -88,9 +88,10 @@ def _int_column(fmt: str) -> Callable[[NDArray[np.int64]], Column]:
     return encode
 
 
-def _timestamps(values: list[datetime | None]) -> Column:
-    us = np.array([0 if v is None else (v - _PG_EPOCH) // _US for v in values], dtype=np.int64)
-    return _scalar(us, np.array([v is None for v in values], dtype=bool), ">i8")
+def _timestamps(values: NDArray[np.int64]) -> Column:
+    """Microseconds since 1970 (SampleColumns.times) as PostgreSQL's since 2000."""
+    nulls = values == TIME_NULL
+    return _scalar(np.where(nulls, 0, values - _PG_EPOCH_US), nulls, ">i8")
 
 
 def _texts(values: list[str | None]) -> Column:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import psutil
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -30,6 +31,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
 from schemas.errors import RejectReason, SampleRejected
+from schemas.json_columns import to_micros
 from schemas.pack_batch import BatchVerdict, decode_and_validate_batch
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics, observe_many
@@ -274,9 +276,8 @@ class IngestService:
         self.metrics.rows_written.labels(SERVICE, "pack_samples").inc(result.inserted)
         if batch.opened_at is not None:
             self.metrics.batch_latency.labels(SERVICE).observe(time.monotonic() - batch.opened_at)
-        observe_many(
-            self.e2e_latency, [max(0.0, (committed - ts).total_seconds()) for ts in batch.sample_ts]
-        )
+        ts = batch.sample_ts_us()
+        observe_many(self.e2e_latency, np.maximum(0, to_micros([committed])[0] - ts) / 1e6)
 
     async def _write(self) -> None:
         while True:
