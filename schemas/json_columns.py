@@ -161,6 +161,9 @@ def decode_columns(payloads: Sequence[Buffer]) -> Decoded:
     texts, lists = _json_floats.decode(
         items, _P5, floats, ints, times, values, counts, offsets, ok.view(np.int8)
     )
+    # Give back the room the numbers did not take (the rows may be views of it).
+    used = int((offsets[ok] + counts[ok]).max(initial=0))
+    values.resize(max(1, used), refcheck=False)
     return Decoded(
         ok=ok,
         floats=floats,

@@ -301,7 +301,21 @@ def parse_raw_arrays(
 def _rows(
     values: NDArray[np.float64], offsets: NDArray[np.int64], width: int
 ) -> NDArray[np.float64]:
-    """Rows of ``width`` values starting at ``offsets``, as one (rows, width) array."""
+    """Rows of ``width`` values starting at ``offsets``, as one (rows, width) array.
+
+    Payloads read one after another leave their arrays evenly spaced in
+    ``values``: then the rows are a read-only strided view of it, not a copy.
+    """
+    n = len(offsets)
+    step = int(offsets[1] - offsets[0]) if n > 1 else width
+    if n and step >= width and (n == 1 or bool((np.diff(offsets) == step).all())):
+        view: NDArray[np.float64] = np.lib.stride_tricks.as_strided(
+            values[int(offsets[0]) :],
+            shape=(n, width),
+            strides=(step * values.itemsize, values.itemsize),
+            writeable=False,
+        )
+        return view
     out: NDArray[np.float64] = values[offsets[:, None] + np.arange(width)]
     return out
 
