@@ -329,6 +329,7 @@ static PyObject *set_fields(PyObject *self, PyObject *args) {
         return NULL;
     }
     int slots[8] = {0};
+    FieldSpec spec_new[MAX_FIELDS]; /* the table changes only when every entry is good */
     for (Py_ssize_t k = 0; k < m; k++) {
         const char *name;
         Py_ssize_t len;
@@ -348,9 +349,10 @@ static PyObject *set_fields(PyObject *self, PyObject *args) {
         f.len = len;
         f.dflt = dflt;
         f.mask = mask;
-        SPEC[k] = f;
+        spec_new[k] = f;
         if (f.slot + 1 > slots[f.kind]) slots[f.kind] = f.slot + 1;
     }
+    memcpy(SPEC, spec_new, sizeof(FieldSpec) * (size_t)m);
     NSPEC = (int)m;
     memcpy(NSLOTS, slots, sizeof slots);
     Py_RETURN_NONE;
@@ -672,7 +674,13 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         PyObject *row_texts[MAX_SLOTS] = {NULL}, *row_lists[MAX_SLOTS] = {NULL};
         Py_buffer view;
         int taken;
-        if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) goto done;
+        if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) { /* not bytes-like: declined */
+            PyErr_Clear();
+            ((char *)ok.buf)[k] = 0;
+            place_row(texts, ns, row_texts, k, 0);
+            place_row(lists, nl, row_lists, k, 0);
+            continue;
+        }
         Py_ssize_t before = at;
         taken = decode_one(view.buf, view.len, table.buf, (double *)floats.buf + k * nf,
                            (int64_t *)ints.buf + k * ni, (int64_t *)times.buf + k * nt,

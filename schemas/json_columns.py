@@ -92,9 +92,33 @@ def _field(f: msgspec.structs.FieldInfo, hint: Any) -> _Field:
     return _Field(f.name, kind, nullable, f.required, default, mask)
 
 
+# msgspec.Meta attributes that constrain values (the others only document them).
+_CONSTRAINTS = ("ge", "gt", "le", "lt", "multiple_of", "pattern", "min_length", "max_length", "tz")
+
+
+def _constraints(hint: Any) -> list[str]:
+    """The value constraints of every msgspec.Meta in ``hint`` (nested unions included)."""
+    found = []
+    for arg in typing.get_args(hint):
+        if isinstance(arg, msgspec.Meta):
+            found += [c for c in _CONSTRAINTS if getattr(arg, c) is not None]
+        else:
+            found += _constraints(arg)
+    return found
+
+
 def _fields() -> tuple[_Field, ...]:
+    config = PackSample.__struct_config__
+    if config.tag is not None or config.array_like:
+        raise TypeError("PackSample: no column reader for a tagged or array-like struct")
+    extras = typing.get_type_hints(PackSample, include_extras=True)
     hints = typing.get_type_hints(PackSample)  # Annotated stripped
-    return tuple(_field(f, hints[f.name]) for f in msgspec.structs.fields(PackSample))
+    out = []
+    for f in msgspec.structs.fields(PackSample):
+        if f.encode_name != f.name or (found := _constraints(extras[f.name])):
+            raise TypeError(f"{f.name}: no column reader for a renamed field or for {found}")
+        out.append(_field(f, hints[f.name]))
+    return tuple(out)
 
 
 FIELDS = _fields()

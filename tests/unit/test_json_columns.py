@@ -209,3 +209,18 @@ def test_a_mutated_payload_is_declined_or_read_exactly_as_msgspec_reads_it(
     for k, p in enumerate(payloads):
         if d.ok[k]:
             _assert_read_as_msgspec(p, d, k)
+
+
+def test_a_payload_that_is_not_bytes_is_declined_alone() -> None:
+    good = encode(example_pack_sample())
+    d = decode_columns([good, "not bytes", good])  # type: ignore[list-item]
+    assert d.ok.tolist() == [True, False, True]
+
+
+def test_a_constrained_field_has_no_column_reader() -> None:
+    from typing import Annotated
+
+    from schemas.json_columns import _constraints
+
+    assert _constraints(Annotated[float, msgspec.Meta(description="x")] | None) == []
+    assert _constraints(Annotated[float, msgspec.Meta(ge=0)] | None) == ["ge"]
