@@ -79,10 +79,9 @@ static inline uint64_t eight_digits_value(uint64_t v) {
 static inline int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 static inline int is_digit(unsigned char c) { return (unsigned)(c - '0') < 10; }
 
-/* One JSON number at s[*pi] (*pi moves past it) into *out; 0 when declined.
- * *integer is set when the text has neither fraction nor exponent. */
+/* One JSON number at s[*pi] (*pi moves past it) into *out; 0 when declined. */
 static int parse_number(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi,
-                        const uint64_t *table, double *out, int *integer_out) {
+                        const uint64_t *table, double *out) {
     /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
     Py_ssize_t i = *pi;
     int negative = 0;
@@ -163,7 +162,6 @@ static int parse_number(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi,
         if (q < Q_MIN || q > Q_MAX || !to_bits(w, q, negative, table, &bits)) return 0;
         memcpy(out, &bits, sizeof bits);
     }
-    *integer_out = integer;
     *pi = i;
     return 1;
 }
@@ -173,7 +171,6 @@ static int64_t parse_array_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t *
                               Py_ssize_t room, const uint64_t *table) {
     Py_ssize_t i = *pi;
     int64_t count = 0;
-    int integer;
     if (i >= n || s[i] != '[') return -1;
     i++;
     while (i < n && is_space(s[i])) i++;
@@ -183,7 +180,7 @@ static int64_t parse_array_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t *
     }
     for (;;) {
         if (count >= room) return -1;
-        if (!parse_number(s, n, &i, table, &out[count], &integer)) return -1;
+        if (!parse_number(s, n, &i, table, &out[count])) return -1;
         count++;
         while (i < n && is_space(s[i])) i++;
         if (i >= n) return -1;
@@ -469,12 +466,78 @@ static inline int matches(const FieldSpec *f, const unsigned char *key, Py_ssize
     return f->len == len && memcmp(f->name, key, (size_t)len) == 0;
 }
 
+/* The field of key s[a:b], or -1. Keys usually come in the contract's order: the one
+ * after the previous key (`next`) is tried first. */
+static int find_field(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, int next) {
+    if (next < NSPEC && matches(&SPEC[next], s + a, b - a)) return next;
+    for (int j = 0; j < NSPEC; j++)
+        if (matches(&SPEC[j], s + a, b - a)) return j;
+    return -1;
+}
+
+/* Field F's value where the payload has none: `absent` (its default) or null (None).
+ * 1 when set, 0 when declined, -1 on a Python error. */
+static int set_empty(const FieldSpec *F, int absent, double *fl, int64_t *in, int64_t *tm,
+                     PyObject **texts, PyObject **lists) {
+    switch (F->kind) {
+    case K_FLOAT: fl[F->slot] = Py_NAN; return 1;
+    case K_INT:
+    case K_ENUM: in[F->slot] = absent ? F->dflt : -1; return 1;
+    case K_TIME: tm[F->slot] = INT64_MIN; return 1;
+    case K_STR:
+        Py_INCREF(Py_None);
+        Py_XSETREF(texts[F->slot], Py_None);
+        return 1;
+    case K_INTLIST: {
+        if (!absent) return 0; /* no null list */
+        PyObject *list = PyList_New(0);
+        if (list == NULL) return -1;
+        Py_XSETREF(lists[F->slot], list);
+        return 1;
+    }
+    default: return 0; /* an array is required */
+    }
+}
+
+/* A JSON array of non-negative integers at s[*pi] into a new list *out; 1, 0 or -1. */
+static int parse_int_list(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi,
+                          PyObject **out) {
+    Py_ssize_t i = *pi;
+    if (i >= n || s[i] != '[') return 0;
+    PyObject *list = PyList_New(0);
+    if (list == NULL) return -1;
+    Py_XSETREF(*out, list);
+    i = skip_space(s, n, i + 1);
+    if (i < n && s[i] == ']') {
+        *pi = i + 1;
+        return 1;
+    }
+    for (;;) {
+        int64_t v;
+        if (!parse_uint(s, n, &i, &v)) return 0;
+        PyObject *item = PyLong_FromLongLong(v);
+        if (item == NULL) return -1;
+        int failed = PyList_Append(list, item);
+        Py_DECREF(item);
+        if (failed) return -1;
+        i = skip_space(s, n, i);
+        if (i < n && s[i] == ',') {
+            i = skip_space(s, n, i + 1);
+        } else if (i < n && s[i] == ']') {
+            *pi = i + 1;
+            return 1;
+        } else {
+            return 0;
+        }
+    }
+}
+
 /* Row k of one payload; 1 when taken. texts/lists[slot] receive new references. */
 static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *table, double *fl,
                       int64_t *in, int64_t *tm, double *values, Py_ssize_t room, Py_ssize_t *at,
                       int64_t *cnt, int64_t *off, PyObject **texts, PyObject **lists) {
     uint64_t seen = 0;
-    int next = 0; /* keys usually come in the contract's order: try the next one first */
+    int next = 0, done;
     Py_ssize_t i = skip_space(s, n, 0);
     if (i >= n || s[i] != '{') return 0;
     i = skip_space(s, n, i + 1);
@@ -482,18 +545,7 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
     for (;;) {
         Py_ssize_t ka, kb;
         if (!scan_string(s, n, &i, &ka, &kb)) return 0;
-        const unsigned char *key = s + ka;
-        Py_ssize_t klen = kb - ka;
-        int f = -1;
-        if (next < NSPEC && matches(&SPEC[next], key, klen)) {
-            f = next;
-        } else {
-            for (int j = 0; j < NSPEC; j++)
-                if (matches(&SPEC[j], key, klen)) {
-                    f = j;
-                    break;
-                }
-        }
+        int f = find_field(s, ka, kb, next);
         if (f < 0 || (seen >> f) & 1) return 0; /* unknown or repeated */
         seen |= UINT64_C(1) << f;
         next = f + 1;
@@ -504,24 +556,12 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
         if (i + 4 <= n && memcmp(s + i, "null", 4) == 0) {
             if (!F->nullable) return 0;
             i += 4;
-            switch (F->kind) {
-            case K_FLOAT: fl[F->slot] = Py_NAN; break;
-            case K_INT:
-            case K_ENUM: in[F->slot] = -1; break;
-            case K_TIME: tm[F->slot] = INT64_MIN; break;
-            case K_STR:
-                Py_INCREF(Py_None);
-                Py_XSETREF(texts[F->slot], Py_None);
-                break;
-            default: return 0;
-            }
+            if ((done = set_empty(F, 0, fl, in, tm, texts, lists)) != 1) return done;
         } else {
             switch (F->kind) {
-            case K_FLOAT: {
-                int integer;
-                if (!parse_number(s, n, &i, table, &fl[F->slot], &integer)) return 0;
+            case K_FLOAT:
+                if (!parse_number(s, n, &i, table, &fl[F->slot])) return 0;
                 break;
-            }
             case K_INT:
             case K_ENUM: {
                 int64_t v;
@@ -552,37 +592,9 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
                 *at += c;
                 break;
             }
-            case K_INTLIST: {
-                if (i >= n || s[i] != '[') return 0;
-                PyObject *list = PyList_New(0);
-                if (list == NULL) return -1;
-                Py_XSETREF(lists[F->slot], list);
-                i = skip_space(s, n, i + 1);
-                if (i < n && s[i] == ']') {
-                    i++;
-                    break;
-                }
-                for (;;) {
-                    int64_t v;
-                    if (!parse_uint(s, n, &i, &v)) return 0;
-                    PyObject *item = PyLong_FromLongLong(v);
-                    if (item == NULL) return -1;
-                    int failed = PyList_Append(list, item);
-                    Py_DECREF(item);
-                    if (failed) return -1;
-                    i = skip_space(s, n, i);
-                    if (i < n && s[i] == ',') {
-                        i = skip_space(s, n, i + 1);
-                        continue;
-                    }
-                    if (i < n && s[i] == ']') {
-                        i++;
-                        break;
-                    }
-                    return 0;
-                }
+            case K_INTLIST:
+                if ((done = parse_int_list(s, n, &i, &lists[F->slot])) != 1) return done;
                 break;
-            }
             default: return 0;
             }
         }
@@ -602,23 +614,7 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
         if ((seen >> f) & 1) continue;
         const FieldSpec *F = &SPEC[f];
         if (F->required) return 0;
-        switch (F->kind) {
-        case K_FLOAT: fl[F->slot] = Py_NAN; break;
-        case K_INT:
-        case K_ENUM: in[F->slot] = F->dflt; break;
-        case K_TIME: tm[F->slot] = INT64_MIN; break;
-        case K_STR:
-            Py_INCREF(Py_None);
-            Py_XSETREF(texts[F->slot], Py_None);
-            break;
-        case K_INTLIST: {
-            PyObject *list = PyList_New(0);
-            if (list == NULL) return -1;
-            Py_XSETREF(lists[F->slot], list);
-            break;
-        }
-        default: return 0; /* an array is required */
-        }
+        if ((done = set_empty(F, 1, fl, in, tm, texts, lists)) != 1) return done;
     }
     return 1;
 }

@@ -201,11 +201,14 @@ def decode_columns(payloads: Sequence[Buffer]) -> Decoded:
     )
 
 
+def micros(v: datetime) -> int:
+    """An aware datetime as microseconds since 1970 UTC."""
+    return (v - EPOCH) // _US
+
+
 def to_micros(values: Sequence[datetime | None]) -> NDArray[np.int64]:
     """Aware datetimes as microseconds since 1970 UTC (:data:`TIME_NULL` for None)."""
-    return np.array(
-        [TIME_NULL if v is None else (v - EPOCH) // _US for v in values], dtype=np.int64
-    )
+    return np.array([TIME_NULL if v is None else micros(v) for v in values], dtype=np.int64)
 
 
 def from_micros(us: int) -> datetime | None:

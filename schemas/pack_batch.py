@@ -29,10 +29,13 @@ from schemas.errors import SampleRejected
 from schemas.json_columns import (
     ARRAYS,
     FLOATS,
+    INT_LISTS,
     INTS,
+    TEXTS,
     TIMES,
     Decoded,
     decode_columns,
+    micros,
     to_micros,
 )
 from schemas.json_floats import keys_once, parse_arrays
@@ -54,21 +57,12 @@ from schemas.validation import decode_and_validate
 #: Finds the limits of a vehicle's pack by vehicle id; None when it is unknown.
 DesignOfVehicle = Callable[[str], PackLimits | None]
 
-TEXT_FIELDS = ("vehicle_id", "pack_id")
-TIME_FIELDS = ("ts", "received_at")
-#: Integer fields; in :attr:`SampleColumns.ints` a None is -1 (every valid value is >= 0).
-INT_FIELDS = (
-    "seq",
-    "cell_voltage_min_idx",
-    "cell_voltage_max_idx",
-    "cell_temp_min_idx",
-    "cell_temp_max_idx",
-    "contactor_state",
-    "hvil_state",
-    "charging_state",
-)
-ARRAY_FIELDS = ("cell_voltages", "cell_temps")
-INT_LIST_FIELDS = ("fault_codes",)
+# The fields as SampleColumns holds them, by kind, read from PackSample by
+# schemas.json_columns (the schema version is checked, not stored).
+TEXT_FIELDS, TIME_FIELDS, ARRAY_FIELDS, INT_LIST_FIELDS = TEXTS, TIMES, ARRAYS, INT_LISTS
+#: Integer fields, ``seq`` first; in :attr:`SampleColumns.ints` a None is -1 (every
+#: valid value is >= 0).
+INT_FIELDS = tuple(name for name in INTS if name != "schema_version")
 
 
 #: The arrays' keys as they appear in a payload (see schemas.json_floats.keys_once).
@@ -224,10 +218,7 @@ def _design_groups(
         if d is None:
             uncertified.append(k)
             continue
-        rows = groups.get(d)
-        if rows is None:
-            rows = groups[d] = []
-        rows.append(k)
+        groups.setdefault(d, []).append(k)
     return groups
 
 
@@ -343,7 +334,7 @@ def decode_and_validate_batch(
     uncertified: list[int] = []  # an oversized payload is read as b"", which is declined
     with gc_paused():
         dec = decode_columns([b"" if len(data) > max_bytes else data for data in payloads])
-    window = (int(to_micros([earliest])[0]), int(to_micros([latest])[0]))
+    window = (micros(earliest), micros(latest))
     accepted: list[SampleColumns] = []
     for d, rows in _design_groups(dec, design, uncertified).items():
         idx = np.array(rows, dtype=np.intp)

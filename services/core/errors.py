@@ -1,7 +1,9 @@
 """Which failures are the infrastructure's (wait them out) and which are not.
 
 Every service that writes to PostgreSQL or talks to Kafka retries the first
-kind with backoff and stops loudly on the rest. One rule for all of them:
+kind with backoff (:func:`with_retries`, or a loop of its own where it counts
+or reports an outage its own way) and stops loudly on the rest. One rule for
+all of them:
 
 * an ``OSError`` / ``TimeoutError`` (refused, reset, unreachable);
 * a PostgreSQL error of a class about the server or the connection, not the
@@ -21,7 +23,12 @@ which stays reachable only as its context.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import asyncpg
+import structlog
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 RETRIABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58", "40"})
@@ -30,6 +37,8 @@ RETRIABLE_SQLSTATES = frozenset({"25006", "55P03"})
 DATA_SQLSTATE_CLASSES = frozenset({"22", "23"})
 
 _CHAIN_LIMIT = 16
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
 def _sqlstate(exc: BaseException) -> str:
@@ -71,3 +80,24 @@ def is_data_error(exc: BaseException) -> bool:
     schema) should stop a service loudly rather than dead-letter the stream.
     """
     return isinstance(exc, asyncpg.PostgresError) and _sqlstate(exc)[:2] in DATA_SQLSTATE_CLASSES
+
+
+async def with_retries(
+    op: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    stopping: Callable[[], bool],
+    retry_initial_s: float = 0.2,
+    retry_max_s: float = 5.0,
+) -> T:
+    """``await op()``, again with back-off after transient failures until ``stopping()``."""
+    delay = retry_initial_s
+    while True:
+        try:
+            return await op()
+        except Exception as exc:
+            if not is_retriable(exc) or stopping():
+                raise
+            log.warning(f"{what}_retry", error=str(exc), delay_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, retry_max_s)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -95,7 +96,7 @@ def new_registry() -> PipelineMetrics:
     )
 
 
-def observe_many(histogram: Histogram, amounts: Sequence[float]) -> None:
+def observe_many(histogram: Histogram, amounts: Sequence[float] | NDArray[np.float64]) -> None:
     """``histogram.observe(a)`` for every ``a`` of ``amounts`` (not NaN), in one pass.
 
     A per-sample histogram at thousands of samples a second: one observe costs

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -28,13 +28,13 @@ from numpy.typing import NDArray
 from sqlalchemy import BigInteger, DateTime, Float, SmallInteger, Table, Text
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 
-from schemas.json_columns import EPOCH, TIME_NULL
+from schemas.json_columns import TIME_NULL, micros
 from schemas.pack_batch import SampleColumns
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 NULL = struct.pack(">i", -1)
-_PG_EPOCH_US = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+_PG_EPOCH_US = micros(datetime(2000, 1, 1, tzinfo=UTC))
 _FLOAT4_OID = 700
 _INT8_OID = 20
 _FLOAT4_ELEMENT = np.dtype([("n", ">i4"), ("v", ">f4")])

@@ -31,7 +31,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
 from schemas.errors import RejectReason, SampleRejected
-from schemas.json_columns import to_micros
+from schemas.json_columns import micros
 from schemas.pack_batch import BatchVerdict, decode_and_validate_batch
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics, observe_many
@@ -277,7 +277,7 @@ class IngestService:
         if batch.opened_at is not None:
             self.metrics.batch_latency.labels(SERVICE).observe(time.monotonic() - batch.opened_at)
         ts = batch.sample_ts_us()
-        observe_many(self.e2e_latency, np.maximum(0, to_micros([committed])[0] - ts) / 1e6)
+        observe_many(self.e2e_latency, np.maximum(0, micros(committed) - ts) / 1e6)
 
     async def _write(self) -> None:
         while True:

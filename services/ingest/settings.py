@@ -29,10 +29,12 @@ class IngestSettings(BaseSettings):
     # this bounds the time a sample waits before its write starts.
     batch_max_ms: int = Field(default=200, ge=10, le=60_000)
     # Messages decoded and validated at a time. Decoding is CPU work in the
-    # event loop; in slices this size (~25–30 ms of it) the writer's database round
+    # event loop; in slices this size (~7 ms of it) the writer's database round
     # trips interleave with it instead of waiting behind a whole batch. Against
-    # 250, 1,000 cost ~5 us less CPU a sample in bench-ingest (per-slice numpy
-    # and fetch overhead), with the same latency at 5,000/s and ~20 MB more RSS.
+    # 250, 1,000 cost ~5 us less CPU a sample in bench-ingest when a sample's
+    # decoding took ~25 us (per-slice numpy and fetch overhead; ~1.3 us less in
+    # decoding alone since it reads payloads into columns in C), with the same
+    # latency at 5,000/s and ~20 MB more RSS.
     poll_max_records: int = Field(default=1000, ge=1, le=100_000)
     # Batches closed but not yet written; when full, the partitions pause.
     max_pending_batches: int = Field(default=2, ge=1, le=16)

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from models.thermal import INS_HOURS
 from schemas.db.rollups import HOUR, MINUTE, ORIGIN
-from services.scoring.writer import with_retries
+from services.core.errors import with_retries
 
 F64 = npt.NDArray[np.float64]
 #: Per vehicle: clock hours (unix seconds // 3600) and a reading of each (kOhm).

@@ -7,18 +7,12 @@ retried with back-off until the service stops; anything else propagates.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 import asyncpg
-import structlog
 
 from schemas.events import HealthScore
-from services.core.errors import is_retriable
-
-log = structlog.get_logger(__name__)
-T = TypeVar("T")
+from services.core.errors import with_retries
 
 _UPSERT = """
 INSERT INTO pack_health (vehicle_id, pack_id, ts, soh_pct, soh_low_pct, soh_high_pct,
@@ -40,27 +34,6 @@ def health_row(h: HealthScore) -> tuple[object, ...]:
         h.soh_high_pct, h.capacity_ah, h.resistance_growth_pct, list(h.weak_cell_indices),
         h.model_version,
     )  # fmt: skip
-
-
-async def with_retries(
-    op: Callable[[], Awaitable[T]],
-    *,
-    what: str,
-    stopping: Callable[[], bool],
-    retry_initial_s: float = 0.2,
-    retry_max_s: float = 5.0,
-) -> T:
-    """``await op()``, again with back-off after transient failures until ``stopping()``."""
-    delay = retry_initial_s
-    while True:
-        try:
-            return await op()
-        except Exception as exc:
-            if not is_retriable(exc) or stopping():
-                raise
-            log.warning(f"{what}_retry", error=str(exc), delay_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, retry_max_s)
 
 
 async def write_health(
