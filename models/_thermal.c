@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { A_FAST, A_MED, A_SLOW, A_HALF_MED, A_VSLOW, N_ALPHAS };
+enum { A_FAST, A_MED, A_SLOW, A_HALF_MED, A_VSLOW, A_INLET, N_ALPHAS };
 enum { INS_HOURS = 24 }; /* the insulation peak's window, hours */
 
 /* The ring slot of a clock hour (hours before the epoch too, as Python's %). */
@@ -43,6 +43,19 @@ static inline double max_nan(double a, double b) {
 /* One step of an exponentially weighted mean; x itself on a restart. */
 static inline double ew(double old, double x, double a, int restart) {
     return restart ? x : old + a * (x - old);
+}
+/* ew of a reading that may be missing (NaN): the old value kept, or x once there is no old one. */
+static inline double ew_known(double old, double x, double a, int restart) {
+    if (isnan(x)) return restart ? x : old;
+    return restart || isnan(old) ? x : old + a * (x - old);
+}
+/* A leaky count of seconds: up by d while hit, down three times as fast while not, so a
+ * sample or two at the boundary (a quantised reading, a coasting moment) does not restart it. */
+static inline double leaky(double count, int hit, double d, int restart) {
+    if (restart) return 0.0;
+    if (hit) return count + d;
+    double left = count - 3.0 * d;
+    return left > 0.0 ? left : 0.0;
 }
 /* A robust baseline's step: base + pull * clip(x - base, -limit, limit); x on a restart. */
 static inline double follow(double base, double x, double limit, double pull, int restart) {
@@ -144,7 +157,7 @@ static double median(const double *x, Py_ssize_t n, double *work) {
 /* ------------------------------------------------------------ argument handling */
 
 typedef struct {
-    Py_buffer view[40];
+    Py_buffer view[42];
     int count;
 } Buffers;
 
@@ -319,8 +332,8 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     (void)self;
     Buffers b = {.count = 0};
     double *work = NULL;
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 38) {
-        PyErr_SetString(PyExc_TypeError, "advance_rest takes 38 arguments");
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 42) {
+        PyErr_SetString(PyExc_TypeError, "advance_rest takes 42 arguments");
         return NULL;
     }
     ARRAY(rows, int64_t, 0, 0, -1);
@@ -337,34 +350,38 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     Py_ssize_t s = n ? temps_n / n : 0;
     ARRAY(inlet, double, 9, 0, n);
     ARRAY(outlet, double, 10, 0, n);
-    ARRAY(insulation, double, 11, 0, n);
-    ARRAY(valid, uint8_t, 12, 0, n * s);
-    ARRAY(raw_res, double, 13, 0, n * s);
-    ARRAY(expected, double, 14, 0, n * s);
-    ARRAY(loop, double, 15, 0, 8);
-    ARRAY(res_f, double, 16, 1, -1);
+    ARRAY(ambient, double, 11, 0, n);
+    ARRAY(insulation, double, 12, 0, n);
+    ARRAY(valid, uint8_t, 13, 0, n * s);
+    ARRAY(raw_res, double, 14, 0, n * s);
+    ARRAY(expected, double, 15, 0, n * s);
+    ARRAY(loop, double, 16, 0, 11);
+    ARRAY(res_f, double, 17, 1, -1);
     Py_ssize_t cap = s ? res_f_n / s : 0;
-    ARRAY(res_s, double, 17, 1, cap * s);
-    ARRAY(loc_b, double, 18, 1, cap * s);
-    ARRAY(loc_f, double, 19, 1, cap * s);
-    ARRAY(loc_s, double, 20, 1, cap * s);
-    ARRAY(pres_s, double, 21, 1, cap);
-    ARRAY(pres_m, double, 22, 1, cap);
-    ARRAY(pwr, double, 23, 1, cap);
-    ARRAY(on_s, double, 24, 1, cap);
-    ARRAY(chill_s, double, 25, 1, cap);
-    ARRAY(e_ii, double, 26, 1, cap);
-    ARRAY(e_dvi, double, 27, 1, cap * c);
-    ARRAY(i_prev, double, 28, 1, cap);
-    ARRAY(dv_prev, double, 29, 1, cap * c);
-    ARRAY(rex_b, double, 30, 1, cap * c);
-    ARRAY(dvc_f, double, 31, 1, cap * c);
-    ARRAY(dvc_s, double, 32, 1, cap * c);
-    ARRAY(dvc_q, double, 33, 1, cap * c);
-    ARRAY(ins_hour, double, 34, 1, cap);
-    ARRAY(ins_hr, double, 35, 1, cap * INS_HOURS);
-    ARRAY(last_ts, double, 36, 1, cap);
-    ARRAY(seen, uint8_t, 37, 1, cap);
+    ARRAY(res_s, double, 18, 1, cap * s);
+    ARRAY(loc_b, double, 19, 1, cap * s);
+    ARRAY(loc_f, double, 20, 1, cap * s);
+    ARRAY(loc_s, double, 21, 1, cap * s);
+    ARRAY(pres_s, double, 22, 1, cap);
+    ARRAY(pres_m, double, 23, 1, cap);
+    ARRAY(pwr, double, 24, 1, cap);
+    ARRAY(on_s, double, 25, 1, cap);
+    ARRAY(chill_s, double, 26, 1, cap);
+    ARRAY(in_chill, double, 27, 1, cap);
+    ARRAY(in_rad, double, 28, 1, cap);
+    ARRAY(inlet_off_s, double, 29, 1, cap);
+    ARRAY(e_ii, double, 30, 1, cap);
+    ARRAY(e_dvi, double, 31, 1, cap * c);
+    ARRAY(i_prev, double, 32, 1, cap);
+    ARRAY(dv_prev, double, 33, 1, cap * c);
+    ARRAY(rex_b, double, 34, 1, cap * c);
+    ARRAY(dvc_f, double, 35, 1, cap * c);
+    ARRAY(dvc_s, double, 36, 1, cap * c);
+    ARRAY(dvc_q, double, 37, 1, cap * c);
+    ARRAY(ins_hour, double, 38, 1, cap);
+    ARRAY(ins_hr, double, 39, 1, cap * INS_HOURS);
+    ARRAY(last_ts, double, 40, 1, cap);
+    ARRAY(seen, uint8_t, 41, 1, cap);
     if (n && !check_sensors(s)) goto fail;
     if (n && (cell_v_n != n * c || temps_n != n * s)) {
         PyErr_SetString(PyExc_ValueError, "cell or temperature rows of unequal length");
@@ -373,7 +390,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     if (!check_rows(rows, n, cap)) goto fail;
     double powered_a = loop[0], base_step_c = loop[1], base_step_mohm = loop[2];
     double setpoint_c = loop[3], pull_c = loop[4], on_above_c = loop[5], short_c = loop[6];
-    double trust_ii = loop[7];
+    double trust_ii = loop[7], radiator_share = loop[8], off_c = loop[9], settle_s = loop[10];
     work = PyMem_Malloc((size_t)(s + c + 1) * sizeof(double));
     if (!work) {
         PyErr_NoMemory();
@@ -431,14 +448,18 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         }
         double want = max_nan(setpoint_c, outlet[k] - pull_c);
         int is_short = t3 >= on_above_c + 2.0 && inlet[k] - want >= short_c && on && !init;
-        if (init)
-            chill_s[r] = 0.0;
-        else if (is_short)
-            chill_s[r] = chill_s[r] + d;
-        else {
-            double left = chill_s[r] - 3.0 * d;
-            chill_s[r] = left > 0.0 ? left : 0.0;
-        }
+        chill_s[r] = leaky(chill_s[r], is_short, d, init);
+        /* The inlet the specification gives in either of the loop's modes, reached
+         * with the inlet's time constant: the chiller's want, or the radiator's
+         * outlet + share * (ambient - outlet). An inlet far from both, pumping, is
+         * a loop doing neither. */
+        double a_in = alphas[A_INLET * n + k];
+        in_chill[r] = ew_known(in_chill[r], want, a_in, init);
+        double rad = outlet[k] + radiator_share * (ambient[k] - outlet[k]);
+        in_rad[r] = ew_known(in_rad[r], rad, a_in, init);
+        double off = min_nan(fabs(inlet[k] - in_chill[r]), fabs(inlet[k] - in_rad[r]));
+        int is_off = off >= off_c && on && on_s[r] >= settle_s;
+        inlet_off_s[r] = leaky(inlet_off_s[r], is_off, d, init);
 
         /* Cell voltage deviations from the pack median, their steps regressed on the
          * current's steps: E[d(dv) dI] / E[dI^2] is a cell's extra series resistance. */

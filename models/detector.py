@@ -21,7 +21,7 @@ from models.chemistry import design_by_id
 from models.findings import TIME_SLACK_S, Finding
 from models.frame import Frame
 from models.onnx_io import Model
-from models.thermal import SENSOR_FEATURES, SETTLE_S, ThermalState
+from models.thermal import PUMPING_SETTLE_S, SENSOR_FEATURES, SETTLE_S, ThermalState
 from schemas.common import AnomalyKind, Severity
 
 #: Sensor-model classes, in the order of its probability columns.
@@ -98,6 +98,13 @@ PACK_HOT_AFTER_S = 3600.0
 PACK_WARM_C = 1.0
 #: How long the chiller must fall short of its duty (models/thermal.py) to be failed.
 CHILLER_SHORT_S = 300.0
+#: How long the inlet must sit away from both inlets the loop's specification
+#: gives (models/thermal.py INLET_OFF_C) for a failed chiller or radiator fan:
+#: one that still runs but pulls the inlet down slowly, or a radiator that no
+#: longer brings it toward ambient. On the fault-free training and calibration
+#: fleets the leaky count reached at most 260 s (the modes switching, a quantised
+#: inlet at a step's edge).
+INLET_OFF_S = 600.0
 #: Coolant rise per C-rate squared (30-minute average) of a healthy loop: the
 #: pack's I^2 R over the coolant's m cp, (280 A)^2 * ~0.15 ohm / 875 W/K ~ 13 degC
 #: plus the RC losses; fitted on the fault-free training fleets, where the
@@ -116,7 +123,6 @@ CDT_EXCESS_C = 2.8
 CDT_SUSTAINED_C = 2.0
 CDT_SUSTAINED_S = 900.0
 HOLD_GAP_S = 135.0  # over four passes (30 s apart): up to three missing passes are no break
-PUMPING_SETTLE_S = 900.0
 #: A pack cooling down gives its stored heat to the coolant on top of its I^2 R:
 #: its median sensor's 1-minute mean 0.5 degC under its 10-minute mean is a pack
 #: cooling by ~0.5 degC in 9 minutes, ~1 kW out of ~1.1 t of cells, ~1.2 degC
@@ -421,7 +427,7 @@ class Detector:
         # Heat balance: the coolant carries the pack's heat, I^2 R / (m cp), so at
         # a given load its rise is inversely proportional to the flow.
         flow_low = (excess >= CDT_EXCESS_C) | (held >= CDT_SUSTAINED_S - TIME_SLACK_S)
-        chiller = st.chill_s[rows] >= CHILLER_SHORT_S
+        chiller = (st.chill_s[rows] >= CHILLER_SHORT_S) | (st.inlet_off_s[rows] >= INLET_OFF_S)
         # Without the expected-temperature model the residual is the whole rise.
         pack_hot = (st.pres_m[rows] >= PACK_HOT_C) & (st.on_s[rows] >= PACK_HOT_AFTER_S)
         pack_hot &= st.expected is not None
@@ -445,6 +451,7 @@ class Detector:
                                              CDT_PER_CRATE2_C * st.i2_s[r]),
                                          "coolant_excess_held_s": float(held[b]),
                                          "chiller_short_s": float(st.chill_s[r]),
+                                         "inlet_off_s": float(st.inlet_off_s[r]),
                                          "inlet_c": float(f.inlet_c[b])}))  # fmt: skip
         return out
 

@@ -98,14 +98,22 @@ POWERED_A = 2.0
 #: Inlet above what a working chiller would reach that counts as a shortfall:
 #: more than two DBC steps, so quantisation alone never makes one.
 CHILLER_SHORT_C = 2.5
+#: Distance of the inlet from both inlets the loop's specification gives (the
+#: chiller's, the radiator's: see the kernel) that counts towards a loop doing
+#: neither. Quantisation of the three temperatures and the modes' switching
+#: keep a healthy loop under it but for minutes at a time (detector.INLET_OFF_S).
+INLET_OFF_C = 1.0
+#: Powered time after which the coolant's readings hold no parked spell's.
+PUMPING_SETTLE_S = 900.0
 #: E[dI^2] (A^2) above which a cell's resistance regression has steps enough to trust.
 TRUST_II = 100.0
 
-_TAUS = (TAU_FAST, TAU_MED, TAU_SLOW, TAU_MED / 2, TAU_VSLOW)  # _thermal.c's A_FAST ...
+_TAUS = (TAU_FAST, TAU_MED, TAU_SLOW, TAU_MED / 2, TAU_VSLOW, LOOP.inlet_tau_s)  # A_FAST ...
 #: The cooling loop's constants, in the order kernel.advance_rest reads them.
 _LOOP = np.array(
     [POWERED_A, BASE_STEP_C, BASE_STEP_MOHM, LOOP.chiller_setpoint_c, LOOP.chiller_pull_c,
-     LOOP.chiller_on_above_c, CHILLER_SHORT_C, TRUST_II]
+     LOOP.chiller_on_above_c, CHILLER_SHORT_C, TRUST_II, LOOP.radiator_share, INLET_OFF_C,
+     PUMPING_SETTLE_S]
 )  # fmt: skip
 
 
@@ -131,7 +139,8 @@ _FIELDS_PS = ("t_hold", "drop", "res_f", "res_s", "loc_f", "loc_s", "loc_b", "st
               "stuck_b", "t_f", "t_s")  # fmt: skip
 _FIELDS_PC = ("dv_prev", "e_dvi", "dvc_f", "dvc_s", "dvc_q", "rex_b")
 _FIELDS_P = ("last_ts", "first_ts", "i2_s", "i2_f", "i_prev", "e_ii", "cdt", "ins_hour",
-             "pres_s", "pres_m", "pwr", "on_s", "chill_s")  # fmt: skip
+             "pres_s", "pres_m", "pwr", "on_s", "chill_s", "in_chill", "in_rad",
+             "inlet_off_s")  # fmt: skip
 #: The insulation's highest reading of each of the last INS_HOURS clock hours (a ring).
 INS_HOURS = 24
 #: Per pack, kept by the detector at its passes (NaN: none yet): since when its
@@ -177,6 +186,9 @@ class _StateArrays:
     pwr: F64
     on_s: F64
     chill_s: F64
+    in_chill: F64
+    in_rad: F64
+    inlet_off_s: F64
     seen: npt.NDArray[np.bool_]
 
 
@@ -283,9 +295,9 @@ class ThermalState(_StateArrays):
         raw_res = np.empty((n, s))
         x = np.empty((n, s, len(EXPECTED_FEATURES)), dtype=np.float32)
         current, temps, cell_v = _c(f.current_a), _c(f.temps), _c(f.cell_v)
-        inlet, outlet = _c(f.inlet_c), _c(f.outlet_c)
+        inlet, outlet, ambient = _c(f.inlet_c), _c(f.outlet_c), _c(f.ambient_c)
         kernel.advance_sensors(
-            r, restart, alphas, current, temps, inlet, outlet, _c(f.ambient_c),
+            r, restart, alphas, current, temps, inlet, outlet, ambient,
             float(self.design.nominal_ah), OPEN_SENSOR_C, self.position, self.is_lfp,
             self.i2_s, self.i2_f, self.cdt, self.t_hold, self.drop, self.stuck_a, self.stuck_b,
             self.t_f, self.t_s, valid, raw_res, x,
@@ -302,10 +314,11 @@ class ThermalState(_StateArrays):
             insulation = np.where(insulation >= INSULATION_FULL_SCALE_KOHM, np.nan, insulation)
         kernel.advance_rest(
             r, _c(ts), dt, restart, alphas, pull, current, cell_v, temps,
-            inlet, outlet, insulation, valid, raw_res, expected, _LOOP,
+            inlet, outlet, ambient, insulation, valid, raw_res, expected, _LOOP,
             self.res_f, self.res_s, self.loc_b, self.loc_f, self.loc_s, self.pres_s, self.pres_m,
-            self.pwr, self.on_s, self.chill_s, self.e_ii, self.e_dvi, self.i_prev, self.dv_prev,
-            self.rex_b, self.dvc_f, self.dvc_s, self.dvc_q, self.ins_hour, self.ins_hr,
+            self.pwr, self.on_s, self.chill_s, self.in_chill, self.in_rad, self.inlet_off_s,
+            self.e_ii, self.e_dvi, self.i_prev, self.dv_prev, self.rex_b, self.dvc_f, self.dvc_s,
+            self.dvc_q, self.ins_hour, self.ins_hr,
             self.last_ts, self.seen,
         )  # fmt: skip
         return r

@@ -4,7 +4,9 @@ One table for the simulator (which runs the loop) and the models (which judge
 whether a chiller does what the specification says it can): 50/50 glycol at
 0.25 kg/s through the plates; the chiller starts when the hottest cell passes
 30 degC, stops below 27 degC, holds the inlet at a 24 degC set point and
-removes up to 8 kW.
+removes up to 8 kW. With the chiller off, the radiator brings the inlet 30 %
+of the way from the outlet to the ambient air. Either reaches its inlet
+temperature with a 90-s time constant.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class CoolingLoop:
     chiller_on_above_c: float = 30.0  # pack max temperature that starts the chiller
     chiller_off_below_c: float = 27.0
     chiller_kw: float = 8.0  # heat the chiller can remove
+    radiator_share: float = 0.3  # of the outlet's difference to ambient, chiller off
+    inlet_tau_s: float = 90.0  # how fast the inlet reaches what chiller or radiator give
 
     @property
     def chiller_pull_c(self) -> float:

@@ -245,7 +245,7 @@ class PackGroup:
         g_loop = np.maximum(flow, 1e-6) * cool.cp_coolant
         cap_w = cool.chiller_kw * 1000.0 * self.chiller_factor
         chilled = np.maximum(cool.chiller_setpoint_c, t_out - cap_w / g_loop)
-        passive = t_out - (t_out - ambient_c) * 0.3 * self.chiller_factor
+        passive = t_out - (t_out - ambient_c) * cool.radiator_share * self.chiller_factor
         target = np.where(self.chiller_on, chilled, passive)
         target = np.where(flow > 0, target, 0.5 * (self.t_cool + ambient_c))
         self.t_in = target + (self.t_in - target) * np.exp(-dt / cool.inlet_tau_s)

@@ -106,7 +106,6 @@ class CoolingParams(CoolingLoop):
     """The pack's liquid loop: the specified flow and chiller (schemas/cooling.py) and its plant."""
 
     coolant_mass_kg: float = 12.0  # coolant inside the pack's plates and pipes
-    inlet_tau_s: float = 90.0
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ def _frame(design: object, n: int, t: float, **kw: np.ndarray) -> Frame:
     assert d is NMC_R3 or d is LFP_CALB_R1
     base = {
         "current_a": np.zeros(n), "cell_v": np.full((n, d.cells_series), 3.7),
-        "temps": np.full((n, d.temp_sensors), 30.0), "inlet_c": np.full(n, 25.0),
-        "outlet_c": np.full(n, 26.0), "ambient_c": np.full(n, 32.0),
+        "temps": np.full((n, d.temp_sensors), 30.0), "inlet_c": np.full(n, 24.0),
+        "outlet_c": np.full(n, 25.0), "ambient_c": np.full(n, 32.0),
         "insulation_kohm": np.full(n, 5000.0),
     }  # fmt: skip
     base.update(kw)
@@ -42,15 +42,20 @@ def test_thermal_state_sees_extra_resistance_dropout_and_stuck() -> None:
     assert st.cell_evidence(0, 10)[0] == 40
 
 
-def _run_loop(inlet: float, current: float, seconds: int = 900) -> float:
-    """Seconds of chiller shortfall after ``seconds`` of a hot pack (33 degC), outlet 30 degC."""
+def _loop_state(inlet: float, current: float, seconds: int = 900) -> ThermalState:
+    """A hot pack (33 degC) after ``seconds`` with the outlet at 30 degC, ambient 32 degC."""
     st = ThermalState(NMC_R3, None)
     for k in range(0, seconds, 10):
         f = _frame(NMC_R3, 1, 1000.0 + k, current_a=np.array([current]),
                    temps=np.full((1, 44), 33.0), inlet_c=np.array([inlet]),
                    outlet_c=np.array([30.0]))  # fmt: skip
         st.update(f)
-    return float(st.chill_s[0])
+    return st
+
+
+def _run_loop(inlet: float, current: float, seconds: int = 900) -> float:
+    """Seconds of chiller shortfall (see :func:`_loop_state`)."""
+    return float(_loop_state(inlet, current, seconds).chill_s[0])
 
 
 def test_chiller_shortfall_needs_a_demanded_chiller_on_a_powered_bus() -> None:
@@ -60,6 +65,19 @@ def test_chiller_shortfall_needs_a_demanded_chiller_on_a_powered_bus() -> None:
     assert _run_loop(inlet=29.0, current=-40.0) >= 800.0
     # Parked (no current): the pump and chiller are off by design, not failed.
     assert _run_loop(inlet=29.0, current=0.5) == 0.0
+
+
+def test_an_inlet_far_from_both_of_the_loops_modes_counts_once_the_pump_has_settled() -> None:
+    def off_s(inlet: float, current: float = -40.0) -> float:
+        return float(_loop_state(inlet, current, seconds=1800).inlet_off_s[0])
+
+    # The chiller's inlet is max(24, 30 - 9.1) = 24 degC; the radiator's, chiller
+    # off, 30 + 0.3 * (32 - 30) = 30.6 degC. Either is a working loop.
+    assert off_s(24.0) == 0.0 and off_s(31.0) == 0.0 and off_s(30.0) == 0.0
+    # 27 degC is neither: counted from when the pump has run 15 minutes, so 900 s
+    # of the 1,800.
+    assert off_s(27.0) == 900.0
+    assert off_s(27.0, current=0.5) == 0.0  # parked: the pump is off by design
 
 
 def test_detector_finds_a_loose_joint_from_its_tap_voltage_alone() -> None:
@@ -92,8 +110,8 @@ def test_detector_finds_a_loose_joint_from_its_tap_voltage_alone() -> None:
 
 def _coolant_findings(outlet: float, minutes: int = 45, excess_from: int = 0) -> dict[str, float]:
     """Cooling-failure sources, each with the minute of its first finding, over
-    ``minutes`` at 0.2 C with the outlet over a 25 degC inlet (from minute
-    ``excess_from``; 1 degC over it before)."""
+    ``minutes`` at 0.2 C with the outlet over a 24 degC inlet, the chiller's set
+    point (from minute ``excess_from``; 1 degC over it before)."""
     from models.detector import Detector
     from schemas.common import AnomalyKind
 
@@ -101,7 +119,7 @@ def _coolant_findings(outlet: float, minutes: int = 45, excess_from: int = 0) ->
     current = -0.2 * NMC_R3.nominal_ah  # C-rate squared 0.04: a healthy loop warms ~0.8 degC
     found: dict[str, float] = {}
     for k in range(0, 60 * minutes, 10):
-        out_c = outlet if k >= 60 * excess_from else 26.0
+        out_c = outlet if k >= 60 * excess_from else 25.0
         det.update(_frame(NMC_R3, 1, 1000.0 + k, current_a=np.array([current]),
                           outlet_c=np.array([out_c])))  # fmt: skip
         if k % 30 == 0:
@@ -112,17 +130,17 @@ def _coolant_findings(outlet: float, minutes: int = 45, excess_from: int = 0) ->
 
 
 def test_coolant_rise_beyond_what_the_load_explains_is_a_cooling_failure() -> None:
-    assert _coolant_findings(outlet=26.0) == {}
-    assert set(_coolant_findings(outlet=29.0)) == {"physics-1"}  # 4 degC at a 0.8 degC load
+    assert _coolant_findings(outlet=25.0) == {}
+    assert set(_coolant_findings(outlet=28.0)) == {"physics-1"}  # 4 degC at a 0.8 degC load
     # 2.2 degC over the load: not at once, but once held for 15 minutes, counted
     # from when the pump has run 15 (so a warm-up replay rebuilds it) and judged
     # once the pack has settled (30 minutes); 1.2 degC over it never.
-    assert _coolant_findings(outlet=27.0, minutes=90) == {}
-    held = _coolant_findings(outlet=28.0, minutes=90)
+    assert _coolant_findings(outlet=26.0, minutes=90) == {}
+    held = _coolant_findings(outlet=27.0, minutes=90)
     assert set(held) == {"physics-1"} and 30.0 <= held["physics-1"] <= 31.0
     # Starting at 30 minutes: the 5-minute average is 2 degC over the load from ~41.5
     # (5 ln 10 minutes on), the finding 15 minutes after that.
-    late = _coolant_findings(outlet=28.0, minutes=90, excess_from=30)["physics-1"]
+    late = _coolant_findings(outlet=27.0, minutes=90, excess_from=30)["physics-1"]
     assert 56.0 <= late <= 57.5
 
 

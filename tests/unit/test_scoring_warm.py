@@ -48,11 +48,13 @@ def test_a_partition_without_a_warm_up_is_all_live() -> None:
 
 def test_the_default_warm_up_covers_what_the_checks_need_before_they_judge() -> None:
     """A restarted scorer must say what an uninterrupted one says: its replay has to
-    hold the models' settling, the sustained coolant rise and a condition's hold."""
-    from models.detector import CDT_SUSTAINED_S, PUMPING_SETTLE_S
-    from models.thermal import SETTLE_S
+    hold the models' settling, the sustained coolant rise, the inlet's time away from
+    the loop's specification and a condition's hold."""
+    from models.detector import CDT_SUSTAINED_S, INLET_OFF_S
+    from models.thermal import PUMPING_SETTLE_S, SETTLE_S
     from services.scoring.settings import ScoringSettings
 
     default = {k: f.default for k, f in ScoringSettings.model_fields.items()}
-    needed = max(SETTLE_S, PUMPING_SETTLE_S + CDT_SUSTAINED_S) + default["hold_s"]
+    loop = PUMPING_SETTLE_S + max(CDT_SUSTAINED_S, INLET_OFF_S)
+    needed = max(SETTLE_S, loop) + default["hold_s"]
     assert default["warmup_s"] >= needed

@@ -28,9 +28,11 @@ from models.thermal import (
     BASE_STEP_MOHM,
     CHILLER_SHORT_C,
     EXPECTED_FEATURES,
+    INLET_OFF_C,
     INS_HOURS,
     MAX_GAP_S,
     POWERED_A,
+    PUMPING_SETTLE_S,
     TAU_BASE,
     TAU_FAST,
     TAU_MED,
@@ -236,13 +238,16 @@ def _cooling_loop(
     valid: npt.NDArray[np.bool_],
     ew: Callable[[F64, F64, float, F64, npt.NDArray[np.bool_]], None],
 ) -> None:
-    """Powered time, and how long the chiller has fallen short of its duty.
+    """Powered time, how long the chiller has fallen short of its duty, and how
+    long the inlet has been far from both inlets the loop's specification gives.
 
     The chiller is surely running when three sensors read 2 degC over its
     start temperature (one hot or drifting sensor does not count); then a
     working one holds the inlet at max(set point, outlet - its pull) within
     a few inlet time constants (90 s). An inlet well above that, for as long
     as the chiller is demanded, is a chiller or radiator fan that has failed.
+    Whether or not it is demanded, a working loop's inlet follows either the
+    chiller's inlet or the radiator's, outlet + share * (ambient - outlet).
     """
     powered = (np.abs(_nan_to(f.current_a, 0.0)) >= POWERED_A).astype(np.float64)
     ew(v.pwr, powered, TAU_FAST, dt, restart)
@@ -253,10 +258,25 @@ def _cooling_loop(
     with np.errstate(invalid="ignore"):
         short = (third >= LOOP.chiller_on_above_c + 2.0) & (f.inlet_c - want >= CHILLER_SHORT_C)
     short &= on & ~restart
-    # A leaky count: a sample or two at the boundary (quantised inlet, a
-    # coasting moment) does not restart it; a working chiller empties it fast.
-    chill = np.where(short, v.chill_s + dt, np.maximum(v.chill_s - 3.0 * dt, 0.0))
-    v.chill_s[...] = np.where(restart, 0.0, chill)
+    _leaky(v.chill_s, short, dt, restart)
+    a = _alpha(dt, LOOP.inlet_tau_s)
+    rad = f.outlet_c + LOOP.radiator_share * (f.ambient_c - f.outlet_c)
+    for state, x in ((v.in_chill, want), (v.in_rad, rad)):
+        moved = state + a * (x - state)
+        known = np.where(restart | np.isnan(state), x, moved)
+        state[...] = np.where(np.isnan(x), np.where(restart, x, state), known)
+    with np.errstate(invalid="ignore"):
+        off = np.minimum(np.abs(f.inlet_c - v.in_chill), np.abs(f.inlet_c - v.in_rad))
+        is_off = (off >= INLET_OFF_C) & on & (v.on_s >= PUMPING_SETTLE_S)
+    _leaky(v.inlet_off_s, is_off, dt, restart)
+
+
+def _leaky(count: F64, hit: npt.NDArray[np.bool_], dt: F64, restart: npt.NDArray[np.bool_]) -> None:
+    """A leaky count of seconds, in place: a sample or two at the boundary (a
+    quantised inlet, a coasting moment) does not restart it; a working loop
+    empties it fast."""
+    out = np.where(hit, count + dt, np.maximum(count - 3.0 * dt, 0.0))
+    count[...] = np.where(restart, 0.0, out)
 
 
 def _reference_update(st: ThermalState, f: Frame) -> None:
@@ -344,6 +364,7 @@ def test_kernels_give_numpys_numbers_bit_for_bit(design: PackDesign, with_model:
     # The run went through the branches it is meant to cover.
     peaks = reference.insulation_peak(np.arange(reference._n))
     assert np.isnan(peaks).sum() == 0 and (reference.chill_s >= 0).all()
+    assert (reference.inlet_off_s > 0).any()  # pumping long enough, an inlet astray
     assert (reference.first_ts[: reference._n] > 1_000_000.0).any()  # restarted packs
     hours = np.isfinite(reference.ins_hr[: reference._n]).sum(axis=1)
     assert hours.max() >= 2 and hours.min() >= 1  # hours rolled over, and each pack has a peak
