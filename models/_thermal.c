@@ -355,7 +355,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     ARRAY(valid, uint8_t, 13, 0, n * s);
     ARRAY(raw_res, double, 14, 0, n * s);
     ARRAY(expected, double, 15, 0, n * s);
-    ARRAY(loop, double, 16, 0, 11);
+    ARRAY(loop, double, 16, 0, 12);
     ARRAY(res_f, double, 17, 1, -1);
     Py_ssize_t cap = s ? res_f_n / s : 0;
     ARRAY(res_s, double, 18, 1, cap * s);
@@ -391,6 +391,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
     double powered_a = loop[0], base_step_c = loop[1], base_step_mohm = loop[2];
     double setpoint_c = loop[3], pull_c = loop[4], on_above_c = loop[5], short_c = loop[6];
     double trust_ii = loop[7], radiator_share = loop[8], off_c = loop[9], settle_s = loop[10];
+    double step_max_s = loop[11];
     work = PyMem_Malloc((size_t)(s + c + 1) * sizeof(double));
     if (!work) {
         PyErr_NoMemory();
@@ -448,7 +449,9 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         }
         double want = max_nan(setpoint_c, outlet[k] - pull_c);
         int is_short = t3 >= on_above_c + 2.0 && inlet[k] - want >= short_c && on && !init;
-        chill_s[r] = leaky(chill_s[r], is_short, d, init);
+        /* A gap in the data is no evidence: one sample counts for step_max_s at most. */
+        double step = d < step_max_s ? d : step_max_s;
+        chill_s[r] = leaky(chill_s[r], is_short, step, init);
         /* The inlet the specification gives in either of the loop's modes, reached
          * with the inlet's time constant: the chiller's want, or the radiator's
          * outlet + share * (ambient - outlet). An inlet far from both, pumping, is
@@ -459,7 +462,10 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         in_rad[r] = ew_known(in_rad[r], rad, a_in, init);
         double off = min_nan(fabs(inlet[k] - in_chill[r]), fabs(inlet[k] - in_rad[r]));
         int is_off = off >= off_c && on && on_s[r] >= settle_s;
-        inlet_off_s[r] = leaky(inlet_off_s[r], is_off, d, init);
+        /* Without this sample's three temperatures the count holds: a reference frozen
+         * over a dropout is no evidence either way. */
+        if (init || (isfinite(inlet[k]) && isfinite(outlet[k]) && isfinite(ambient[k])))
+            inlet_off_s[r] = leaky(inlet_off_s[r], is_off, step, init);
 
         /* Cell voltage deviations from the pack median, their steps regressed on the
          * current's steps: E[d(dv) dI] / E[dI^2] is a cell's extra series resistance. */

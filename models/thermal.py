@@ -105,6 +105,8 @@ CHILLER_SHORT_C = 2.5
 INLET_OFF_C = 1.0
 #: Powered time after which the coolant's readings hold no parked spell's.
 PUMPING_SETTLE_S = 900.0
+#: Most a leaky count of seconds grows by in one sample: a gap in the data is no evidence.
+COUNT_STEP_MAX_S = 30.0
 #: E[dI^2] (A^2) above which a cell's resistance regression has steps enough to trust.
 TRUST_II = 100.0
 
@@ -113,7 +115,7 @@ _TAUS = (TAU_FAST, TAU_MED, TAU_SLOW, TAU_MED / 2, TAU_VSLOW, LOOP.inlet_tau_s) 
 _LOOP = np.array(
     [POWERED_A, BASE_STEP_C, BASE_STEP_MOHM, LOOP.chiller_setpoint_c, LOOP.chiller_pull_c,
      LOOP.chiller_on_above_c, CHILLER_SHORT_C, TRUST_II, LOOP.radiator_share, INLET_OFF_C,
-     PUMPING_SETTLE_S]
+     PUMPING_SETTLE_S, COUNT_STEP_MAX_S]
 )  # fmt: skip
 
 

@@ -80,6 +80,24 @@ def test_an_inlet_far_from_both_of_the_loops_modes_counts_once_the_pump_has_sett
     assert off_s(27.0, current=0.5) == 0.0  # parked: the pump is off by design
 
 
+def test_a_gap_or_a_missing_loop_temperature_is_no_evidence_of_a_failed_loop() -> None:
+    def run(times: list[float], outlet: list[float]) -> float:
+        st = ThermalState(NMC_R3, None)
+        for t, out_c in zip(times, outlet, strict=True):
+            st.update(_frame(NMC_R3, 1, 1000.0 + t, current_a=np.array([-40.0]),
+                             inlet_c=np.array([27.0]), outlet_c=np.array([out_c]),
+                             ambient_c=np.array([32.0])))  # fmt: skip
+        return float(st.inlet_off_s[0])
+
+    steady = [float(k) for k in range(0, 1200, 10)]  # 300 s counted from 900 s on
+    assert run(steady, [30.0] * len(steady)) == 300.0
+    # Ten minutes without data (under the restart gap): one sample counts 30 s, not 600.
+    assert run([*steady, 1790.0], [30.0] * (len(steady) + 1)) == 330.0
+    # The outlet missing for 20 minutes: the count holds, neither grows nor decays.
+    missing = [float(k) for k in range(1200, 2400, 10)]
+    assert run(steady + missing, [30.0] * len(steady) + [np.nan] * len(missing)) == 300.0
+
+
 def test_detector_finds_a_loose_joint_from_its_tap_voltage_alone() -> None:
     from models.detector import Detector, corroborated
     from schemas.common import AnomalyKind

@@ -27,6 +27,7 @@ from models.thermal import (
     BASE_STEP_C,
     BASE_STEP_MOHM,
     CHILLER_SHORT_C,
+    COUNT_STEP_MAX_S,
     EXPECTED_FEATURES,
     INLET_OFF_C,
     INS_HOURS,
@@ -258,7 +259,8 @@ def _cooling_loop(
     with np.errstate(invalid="ignore"):
         short = (third >= LOOP.chiller_on_above_c + 2.0) & (f.inlet_c - want >= CHILLER_SHORT_C)
     short &= on & ~restart
-    _leaky(v.chill_s, short, dt, restart)
+    step = np.minimum(dt, COUNT_STEP_MAX_S)  # a gap in the data is no evidence
+    _leaky(v.chill_s, short, step, restart)
     a = _alpha(dt, LOOP.inlet_tau_s)
     rad = f.outlet_c + LOOP.radiator_share * (f.ambient_c - f.outlet_c)
     for state, x in ((v.in_chill, want), (v.in_rad, rad)):
@@ -268,7 +270,11 @@ def _cooling_loop(
     with np.errstate(invalid="ignore"):
         off = np.minimum(np.abs(f.inlet_c - v.in_chill), np.abs(f.inlet_c - v.in_rad))
         is_off = (off >= INLET_OFF_C) & on & (v.on_s >= PUMPING_SETTLE_S)
-    _leaky(v.inlet_off_s, is_off, dt, restart)
+    # Without this sample's three temperatures the count holds.
+    known = np.isfinite(f.inlet_c) & np.isfinite(f.outlet_c) & np.isfinite(f.ambient_c)
+    held = v.inlet_off_s.copy()
+    _leaky(v.inlet_off_s, is_off, step, restart)
+    np.copyto(v.inlet_off_s, held, where=~(known | restart))
 
 
 def _leaky(count: F64, hit: npt.NDArray[np.bool_], dt: F64, restart: npt.NDArray[np.bool_]) -> None:
@@ -303,7 +309,7 @@ def _frames(design: PackDesign, seed: int, steps: int) -> list[Frame]:
     t = np.full(n, 1_000_000.0)
     frames = []
     for step in range(steps):
-        t = t + rng.choice([1.0, 1.0, 5.0, 30.0], n)
+        t = t + rng.choice([1.0, 1.0, 5.0, 30.0, 120.0], n)  # 120: over a count's step
         if step % 40 == 39:
             t[rng.integers(n)] += MAX_GAP_S + 60.0  # a gap: the pack restarts
         # The insulation ring: hours passed across its end, five of them, more
