@@ -310,7 +310,8 @@ async def test_a_restarted_service_judges_insulation_against_the_stored_day(
 def _pump_samples(start: datetime, hours: float, excess_from_s: float) -> list[PackSample]:
     """A bus at a steady 0.2 C whose coolant rises 1 degC, then from ``excess_from_s``
     on 3 degC: 2.2 degC over what its load explains (0.8), a partly failed pump under
-    the instant check's 2.8, found by the sustained one after 15 minutes."""
+    the instant check's 2.8, found by the sustained one after 15 minutes. The chiller
+    holds the inlet at its 24 degC set point, as the loop's specification says."""
     nmc = PackLimits(cells_in_series=NMC_R3.cells_series, temp_sensors=NMC_R3.temp_sensors)
     base = example_pack_sample(vehicle_id="BUS-0001", ts=start, limits=nmc)
     out = []
@@ -318,8 +319,8 @@ def _pump_samples(start: datetime, hours: float, excess_from_s: float) -> list[P
         ts = start + timedelta(seconds=10 * k)
         out.append(msgspec.structs.replace(
             base, ts=ts, received_at=ts, seq=k, pack_current_a=-0.2 * NMC_R3.nominal_ah,
-            cell_temps=[30.0] * NMC_R3.temp_sensors, coolant_inlet_c=25.0,
-            coolant_outlet_c=28.0 if 10 * k >= excess_from_s else 26.0, ambient_c=32.0,
+            cell_temps=[30.0] * NMC_R3.temp_sensors, coolant_inlet_c=24.0,
+            coolant_outlet_c=27.0 if 10 * k >= excess_from_s else 25.0, ambient_c=32.0,
         ))  # fmt: skip
     return out
 
