@@ -426,7 +426,9 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         pres_s[r] = ew(pres_s[r], pres, a_slow, init);
         pres_m[r] = ew(pres_m[r], pres, a_med, init);
 
-        /* Powered time, and how long the chiller has fallen short of its duty. */
+        /* Powered time (on_s counts only powered samples), how long the chiller has
+         * fallen short of its duty, and how long the inlet has sat away from what the
+         * loop's specification gives. */
         double i = current[k];
         double powered = fabs(nan_to(i, 0.0)) >= powered_a ? 1.0 : 0.0;
         pwr[r] = ew(pwr[r], powered, a_fast, init);
@@ -448,7 +450,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
             }
         }
         double want = max_nan(setpoint_c, outlet[k] - pull_c);
-        int is_short = t3 >= on_above_c + 2.0 && inlet[k] - want >= short_c && on && !init;
+        int is_short = t3 >= on_above_c + 2.0 && inlet[k] - want >= short_c && on;
         /* A gap in the data is no evidence: one sample counts for step_max_s at most. */
         double step = d < step_max_s ? d : step_max_s;
         chill_s[r] = leaky(chill_s[r], is_short, step, init);
@@ -461,7 +463,7 @@ static PyObject *advance_rest(PyObject *self, PyObject *args) {
         double rad = outlet[k] + radiator_share * (ambient[k] - outlet[k]);
         in_rad[r] = ew_known(in_rad[r], rad, a_in, init);
         double off = min_nan(fabs(inlet[k] - in_chill[r]), fabs(inlet[k] - in_rad[r]));
-        int is_off = off >= off_c && on && on_s[r] >= settle_s;
+        int is_off = off >= off_c && on_s[r] >= settle_s; /* settled: powered now */
         /* Without this sample's three temperatures the count holds: a reference frozen
          * over a dropout is no evidence either way. */
         if (init || (isfinite(inlet[k]) && isfinite(outlet[k]) && isfinite(ambient[k])))

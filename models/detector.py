@@ -260,8 +260,9 @@ class Detector:
             for vid, ts in zip(f.vehicle_ids, f.ts_s.tolist(), strict=True):
                 seen[vid] = ts
             out.extend(rules.evaluate(st, rows, f))
+            pumping = pumping_settled(st, rows)
             # Every pack's, settled or not: a warm-up replay rebuilds the hold.
-            excess = coolant_excess(st, rows)
+            excess = coolant_excess(st, rows, pumping)
             held = st.coolant_excess_held_s(rows, excess >= CDT_SUSTAINED_C, f.ts_s, HOLD_GAP_S)
             out.extend(self._insulation(st, rows, f))
             out.extend(self._open_sensors(st, rows, f))
@@ -283,7 +284,11 @@ class Detector:
                 version = pack_model.version
             else:
                 pp, version = np.zeros((len(rs), 2), dtype=np.float32), PHYSICS_VERSION
-            out.extend(self._pack_findings(st, rs, fs, pp, version, excess[settled], held[settled]))
+            out.extend(
+                self._pack_findings(
+                    st, rs, fs, pp, version, pumping[settled], excess[settled], held[settled]
+                )
+            )
         return out, seen
 
     def _insulation(self, st: ThermalState, rows: npt.NDArray[np.intp], f: Frame) -> list[Finding]:
@@ -408,10 +413,12 @@ class Detector:
         f: Frame,
         prob: npt.NDArray[np.float32],
         version: str,
+        pumping: npt.NDArray[np.bool_],
         excess: npt.NDArray[np.float64],
         held: npt.NDArray[np.float64],
     ) -> list[Finding]:
-        """Cooling failures of the settled packs ``rows``; ``excess`` and ``held`` are
+        """Cooling failures of the settled packs ``rows``; ``pumping``, ``excess`` and
+        ``held`` are whether their pump has run long enough (:func:`pumping_settled`),
         their coolant rise over the load (:func:`coolant_excess`) and how long it has
         held over CDT_SUSTAINED_C, as :meth:`score` judged them this pass."""
         out = []
@@ -421,9 +428,7 @@ class Detector:
         # pack's still coolant tells nothing about the loop.
         # The coolant-dT average carries a parked spell's readings into the
         # first minutes powered: judge it after three of its time constants.
-        pumping = pumping_settled(st, rows)
-        cdt = self._cdt_sustained(st, rows)
-        flow_lost = pumping & (cdt >= COOLANT_DT_C)
+        flow_lost = pumping & (st.cdt[rows] >= COOLANT_DT_C)
         # Heat balance: the coolant carries the pack's heat, I^2 R / (m cp), so at
         # a given load its rise is inversely proportional to the flow.
         flow_low = (excess >= CDT_EXCESS_C) | (held >= CDT_SUSTAINED_S - TIME_SLACK_S)
@@ -455,11 +460,6 @@ class Detector:
                                          "inlet_c": float(f.inlet_c[b])}))  # fmt: skip
         return out
 
-    @staticmethod
-    def _cdt_sustained(st: ThermalState, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        out: npt.NDArray[np.float64] = st.cdt[rows]
-        return out
-
 
 PHYSICS_VERSION = "physics-1"
 _LOCAL, _LOCAL_SLOW, _RISE, _STUCK, _DROPOUT, _REX, _DRAIN = (
@@ -478,15 +478,19 @@ _LOCAL, _LOCAL_SLOW, _RISE, _STUCK, _DROPOUT, _REX, _DRAIN = (
 
 def pumping_settled(st: ThermalState, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     """Packs powered (the pump running) long enough for the coolant averages to hold
-    no parked spell's readings: see :data:`PUMPING_SETTLE_S`."""
-    out: npt.NDArray[np.bool_] = (st.pwr[rows] >= 0.5) & (st.on_s[rows] >= PUMPING_SETTLE_S)
+    no parked spell's readings: see :data:`PUMPING_SETTLE_S` (the powered time
+    counts only powered samples)."""
+    out: npt.NDArray[np.bool_] = st.on_s[rows] >= PUMPING_SETTLE_S
     return out
 
 
-def coolant_excess(st: ThermalState, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+def coolant_excess(
+    st: ThermalState, rows: npt.NDArray[np.intp], pumping: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
     """Coolant rise over what the load explains (:data:`CDT_PER_CRATE2_C`), where the
-    heat balance holds: pumping, and not shedding stored heat (-inf elsewhere)."""
-    ok = pumping_settled(st, rows) & ~shedding_heat(st.t_f[rows], st.t_s[rows])
+    heat balance holds: ``pumping`` (:func:`pumping_settled`), and not shedding
+    stored heat (-inf elsewhere)."""
+    ok = pumping & ~shedding_heat(st.t_f[rows], st.t_s[rows])
     out: npt.NDArray[np.float64] = np.where(
         ok, st.cdt[rows] - CDT_PER_CRATE2_C * st.i2_s[rows], -np.inf
     )

@@ -103,7 +103,8 @@ CHILLER_SHORT_C = 2.5
 #: neither. Quantisation of the three temperatures and the modes' switching
 #: keep a healthy loop under it but for minutes at a time (detector.INLET_OFF_S).
 INLET_OFF_C = 1.0
-#: Powered time after which the coolant's readings hold no parked spell's.
+#: Powered time after which the coolant's readings hold no parked spell's (the
+#: powered time counts only powered samples, so reaching it means powered now).
 PUMPING_SETTLE_S = 900.0
 #: Most a leaky count of seconds grows by in one sample: a gap in the data is no evidence.
 COUNT_STEP_MAX_S = 30.0
@@ -111,7 +112,8 @@ COUNT_STEP_MAX_S = 30.0
 TRUST_II = 100.0
 
 _TAUS = (TAU_FAST, TAU_MED, TAU_SLOW, TAU_MED / 2, TAU_VSLOW, LOOP.inlet_tau_s)  # A_FAST ...
-#: The cooling loop's constants, in the order kernel.advance_rest reads them.
+#: The constants kernel.advance_rest reads, in its order: the cooling loop's and the
+#: checks' thresholds, holds and steps.
 _LOOP = np.array(
     [POWERED_A, BASE_STEP_C, BASE_STEP_MOHM, LOOP.chiller_setpoint_c, LOOP.chiller_pull_c,
      LOOP.chiller_on_above_c, CHILLER_SHORT_C, TRUST_II, LOOP.radiator_share, INLET_OFF_C,

@@ -30,10 +30,12 @@ class ScoringSettings(BaseSettings):
     # A pack's health is scored at most this often (vehicle time).
     health_every_s: float = Field(default=600.0, ge=1)
     # History scored again when a partition is taken over (a restart, a
-    # rebalance), so the checks judge at once as an uninterrupted run would:
-    # the longer of the models' 30 minutes (models.thermal.SETTLE_S) and the
-    # sustained coolant rise's 15 after the pump's 15 (models.detector), a
-    # condition's hold, and a margin. 0: start cold at the committed offset.
+    # rebalance), so the checks judge a fault present throughout it at once, as
+    # an uninterrupted run would: the longer of the models' 30 minutes
+    # (models.thermal.SETTLE_S) and, after the pump's 15 (PUMPING_SETTLE_S),
+    # the sustained coolant rise's 15 or the inlet's 10 (models.detector), a
+    # condition's hold, and a margin. A leaky count that was building on and off
+    # for longer starts again from the replay. 0: start cold at the committed offset.
     warmup_s: float = Field(default=2100.0, ge=0)
     session_timeout_ms: int = Field(default=10_000, ge=6000)
     # Reads of stored insulation history (services/scoring/history.py): how long

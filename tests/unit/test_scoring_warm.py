@@ -47,9 +47,10 @@ def test_a_partition_without_a_warm_up_is_all_live() -> None:
 
 
 def test_the_default_warm_up_covers_what_the_checks_need_before_they_judge() -> None:
-    """A restarted scorer must say what an uninterrupted one says: its replay has to
-    hold the models' settling, the sustained coolant rise, the inlet's time away from
-    the loop's specification and a condition's hold."""
+    """A restarted scorer must say what an uninterrupted one says of a fault present
+    throughout its replay: the replay has to hold the models' settling, the sustained
+    coolant rise, the inlet's time away from the loop's specification and a
+    condition's hold."""
     from models.detector import CDT_SUSTAINED_S, INLET_OFF_S
     from models.thermal import PUMPING_SETTLE_S, SETTLE_S
     from services.scoring.settings import ScoringSettings

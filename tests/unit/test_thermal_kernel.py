@@ -258,7 +258,7 @@ def _cooling_loop(
     want = np.maximum(LOOP.chiller_setpoint_c, f.outlet_c - LOOP.chiller_pull_c)
     with np.errstate(invalid="ignore"):
         short = (third >= LOOP.chiller_on_above_c + 2.0) & (f.inlet_c - want >= CHILLER_SHORT_C)
-    short &= on & ~restart
+    short &= on
     step = np.minimum(dt, COUNT_STEP_MAX_S)  # a gap in the data is no evidence
     _leaky(v.chill_s, short, step, restart)
     a = _alpha(dt, LOOP.inlet_tau_s)
@@ -269,7 +269,7 @@ def _cooling_loop(
         state[...] = np.where(np.isnan(x), np.where(restart, x, state), known)
     with np.errstate(invalid="ignore"):
         off = np.minimum(np.abs(f.inlet_c - v.in_chill), np.abs(f.inlet_c - v.in_rad))
-        is_off = (off >= INLET_OFF_C) & on & (v.on_s >= PUMPING_SETTLE_S)
+        is_off = (off >= INLET_OFF_C) & (v.on_s >= PUMPING_SETTLE_S)
     # Without this sample's three temperatures the count holds.
     known = np.isfinite(f.inlet_c) & np.isfinite(f.outlet_c) & np.isfinite(f.ambient_c)
     held = v.inlet_off_s.copy()
