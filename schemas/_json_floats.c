@@ -1,4 +1,6 @@
-/* JSON arrays of numbers into doubles: the compiled core of schemas/json_floats.py.
+/* JSON numbers into doubles, compiled: the core of schemas/json_floats.py (arrays of
+ * numbers) and of schemas/json_columns.py (whole PackSample payloads into columns,
+ * decode() below, which shares the number parser).
  *
  * parse(joined, bounds, table, values, counts, offsets): the arrays are
  * joined[bounds[k]:bounds[k+1]]; array k's numbers go to values[offsets[k]:],
@@ -77,6 +79,10 @@ static inline uint64_t eight_digits_value(uint64_t v) {
 }
 
 static inline int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static inline Py_ssize_t skip_space(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    while (i < n && is_space(s[i])) i++;
+    return i;
+}
 static inline int is_digit(unsigned char c) { return (unsigned)(c - '0') < 10; }
 
 /* One JSON number at s[*pi] (*pi moves past it) into *out; 0 when declined. */
@@ -172,8 +178,7 @@ static int64_t parse_array_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t *
     Py_ssize_t i = *pi;
     int64_t count = 0;
     if (i >= n || s[i] != '[') return -1;
-    i++;
-    while (i < n && is_space(s[i])) i++;
+    i = skip_space(s, n, i + 1);
     if (i < n && s[i] == ']') {
         *pi = i + 1;
         return 0;
@@ -182,30 +187,25 @@ static int64_t parse_array_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t *
         if (count >= room) return -1;
         if (!parse_number(s, n, &i, table, &out[count])) return -1;
         count++;
-        while (i < n && is_space(s[i])) i++;
-        if (i >= n) return -1;
-        if (s[i] == ',') {
-            i++;
-            while (i < n && is_space(s[i])) i++;
-            continue;
-        }
-        if (s[i] == ']') {
+        i = skip_space(s, n, i);
+        if (i < n && s[i] == ',') {
+            i = skip_space(s, n, i + 1);
+        } else if (i < n && s[i] == ']') {
             *pi = i + 1;
             return count;
+        } else {
+            return -1;
         }
-        return -1;
     }
 }
 
 /* One array s[0:n] (nothing else but whitespace): its length, or -1 (declined). */
 static int64_t parse_array(const unsigned char *s, Py_ssize_t n, double *out, Py_ssize_t room,
                            const uint64_t *table) {
-    Py_ssize_t i = 0;
-    while (i < n && is_space(s[i])) i++;
+    Py_ssize_t i = skip_space(s, n, 0);
     int64_t count = parse_array_at(s, n, &i, out, room, table);
     if (count < 0) return -1;
-    while (i < n && is_space(s[i])) i++;
-    return i == n ? count : -1;
+    return skip_space(s, n, i) == n ? count : -1;
 }
 
 static PyObject *parse(PyObject *self, PyObject *args) {
@@ -300,6 +300,7 @@ static PyObject *keys_once(PyObject *self, PyObject *args) {
  * error) is left to the exact decoder.
  */
 enum { K_FLOAT = 1, K_INT = 2, K_ENUM = 3, K_STR = 4, K_TIME = 5, K_ARRAY = 6, K_INTLIST = 7 };
+enum { N_KINDS = K_INTLIST + 1 };
 #define MAX_FIELDS 48
 #define MAX_KEY 40
 #define MAX_SLOTS 8
@@ -314,7 +315,7 @@ typedef struct {
 
 static FieldSpec SPEC[MAX_FIELDS];
 static int NSPEC = 0;
-static int NSLOTS[8]; /* per kind: slots in use */
+static int NSLOTS[N_KINDS]; /* per kind: slots in use */
 
 static PyObject *set_fields(PyObject *self, PyObject *args) {
     PyObject *spec;
@@ -325,7 +326,7 @@ static PyObject *set_fields(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "set_fields: too many fields");
         return NULL;
     }
-    int slots[8] = {0};
+    int slots[N_KINDS] = {0};
     FieldSpec spec_new[MAX_FIELDS]; /* the table changes only when every entry is good */
     for (Py_ssize_t k = 0; k < m; k++) {
         const char *name;
@@ -353,11 +354,6 @@ static PyObject *set_fields(PyObject *self, PyObject *args) {
     NSPEC = (int)m;
     memcpy(NSLOTS, slots, sizeof slots);
     Py_RETURN_NONE;
-}
-
-static inline Py_ssize_t skip_space(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
-    while (i < n && is_space(s[i])) i++;
-    return i;
 }
 
 /* A non-negative JSON integer (no fraction, no exponent) up to INT64_MAX; 0 when declined. */
@@ -540,8 +536,7 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
     int next = 0, done;
     Py_ssize_t i = skip_space(s, n, 0);
     if (i >= n || s[i] != '{') return 0;
-    i = skip_space(s, n, i + 1);
-    if (i < n && s[i] == '}') return 0; /* required keys missing */
+    i = skip_space(s, n, i + 1); /* an empty object fails scan_string: keys are required */
     for (;;) {
         Py_ssize_t ka, kb;
         if (!scan_string(s, n, &i, &ka, &kb)) return 0;
@@ -720,7 +715,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_json_floats",
-                                    "JSON arrays of numbers into doubles.", -1, methods,
+                                    "JSON numbers into doubles, and payloads into columns.", -1,
+                                    methods,
                                     NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__json_floats(void) { return PyModule_Create(&module); }

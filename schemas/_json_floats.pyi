@@ -1,4 +1,5 @@
-"""Types of the C extension built from schemas/_json_floats.c (see schemas/json_floats.py)."""
+"""Types of the C extension built from schemas/_json_floats.c (see schemas/json_floats.py
+and schemas/json_columns.py)."""
 
 from typing import Any
 

@@ -12,10 +12,25 @@ new schema version (see ``schemas/README.md``).
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
 import msgspec
+
+#: The Unix epoch, UTC: bundles, columns and cursors count microseconds from it.
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_US: Final = timedelta(microseconds=1)
+
+
+def micros(v: datetime) -> int:
+    """An aware datetime as microseconds since :data:`EPOCH`."""
+    return (v - EPOCH) // _US
+
+
+def at_micros(us: int) -> datetime:
+    """The aware (UTC) datetime ``us`` microseconds after :data:`EPOCH`."""
+    return EPOCH + timedelta(microseconds=us)
+
 
 #: Version of the message contracts defined in this package.
 SCHEMA_VERSION_V1: Final = 1

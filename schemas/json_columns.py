@@ -4,9 +4,9 @@ Ingestion turns thousands of payloads a second into columns. Decoding each
 into a struct of Python objects only to gather them into arrays again cost
 more than a third of its CPU. :func:`decode_columns` reads the JSON text of a
 whole list of payloads in C (``schemas/_json_floats.c``, beside the number
-parser of :mod:`schemas.json_floats`, whose numbers it shares) into one
-float64 array per kind of field, plus Python objects only where the columns
-hold them (ids, fault-code lists).
+parser of :mod:`schemas.json_floats`, whose numbers it shares) into one array
+per kind of field (float64 for numbers, int64 for integers and times), plus
+Python objects only where the columns hold them (ids, fault-code lists).
 
 It takes only what it reads for certain and declines the rest, which then
 goes to the contract's own decoder (``ok`` False): an unknown or repeated
@@ -28,7 +28,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -36,14 +36,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from schemas import _json_floats
-from schemas.json_floats import _P5
+from schemas.common import micros
+from schemas.json_floats import POWERS_OF_FIVE, number_room
 from schemas.messages import Buffer
 from schemas.pack_sample import PackSample
 
 #: A NULL in an int column of times (microseconds since 1970 UTC).
 TIME_NULL = np.iinfo(np.int64).min
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 # Kinds as _json_floats.c numbers them.
 _FLOAT, _INT, _ENUM, _STR, _TIME, _ARRAY, _INT_LIST = range(1, 8)
@@ -174,8 +173,7 @@ def decode_columns(payloads: Sequence[Buffer]) -> Decoded:
     """Read ``payloads`` (each a JSON ``PackSample``) into columns; see :class:`Decoded`."""
     items = list(payloads)
     n = len(items)
-    # Every number takes at least two bytes (a digit and a separator).
-    values = np.empty(sum(len(p) for p in items) // 2 + 1)
+    values = number_room(sum(len(p) for p in items))
     floats = np.empty((n, len(FLOATS)))
     ints = np.empty((n, len(INTS)), dtype=np.int64)
     times = np.empty((n, len(TIMES)), dtype=np.int64)
@@ -183,7 +181,7 @@ def decode_columns(payloads: Sequence[Buffer]) -> Decoded:
     offsets = np.zeros((n, len(ARRAYS)), dtype=np.int64)
     ok = np.zeros(n, dtype=np.bool_)
     texts, lists = _json_floats.decode(
-        items, _P5, floats, ints, times, values, counts, offsets, ok.view(np.int8)
+        items, POWERS_OF_FIVE, floats, ints, times, values, counts, offsets, ok.view(np.int8)
     )
     # Give back the room the numbers did not take (the rows may be views of it).
     used = int((offsets[ok] + counts[ok]).max(initial=0))
@@ -201,16 +199,6 @@ def decode_columns(payloads: Sequence[Buffer]) -> Decoded:
     )
 
 
-def micros(v: datetime) -> int:
-    """An aware datetime as microseconds since 1970 UTC."""
-    return (v - EPOCH) // _US
-
-
 def to_micros(values: Sequence[datetime | None]) -> NDArray[np.int64]:
     """Aware datetimes as microseconds since 1970 UTC (:data:`TIME_NULL` for None)."""
     return np.array([TIME_NULL if v is None else micros(v) for v in values], dtype=np.int64)
-
-
-def from_micros(us: int) -> datetime | None:
-    """The aware (UTC) datetime of microseconds since 1970; None for :data:`TIME_NULL`."""
-    return None if us == TIME_NULL else EPOCH + us * _US

@@ -55,7 +55,13 @@ def _powers_of_five() -> NDArray[np.uint64]:
     return np.array(out, dtype=np.uint64)
 
 
-_P5 = _powers_of_five()
+POWERS_OF_FIVE = _powers_of_five()
+
+
+def number_room(nbytes: int) -> NDArray[np.float64]:
+    """An uninitialised buffer with room for every number in ``nbytes`` of JSON text:
+    each takes at least two bytes (a digit and a separator), bar the last."""
+    return np.empty(nbytes // 2 + 1)
 
 
 def parse_arrays(
@@ -69,11 +75,10 @@ def parse_arrays(
     joined = b"".join(texts)
     bounds = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum([len(t) for t in texts], out=bounds[1:])
-    # Every value takes at least two bytes (a digit and a separator), bar the last.
-    values = np.empty(len(joined) // 2 + 1)
+    values = number_room(len(joined))
     counts = np.empty(len(texts), dtype=np.int64)
     offsets = np.empty(len(texts), dtype=np.int64)
-    _parse(joined, bounds, _P5, values, counts, offsets)
+    _parse(joined, bounds, POWERS_OF_FIVE, values, counts, offsets)
     return values, counts, offsets
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from schemas.common import micros
 from schemas.errors import SampleRejected
 from schemas.json_columns import (
     ARRAYS,
@@ -35,7 +36,6 @@ from schemas.json_columns import (
     TIMES,
     Decoded,
     decode_columns,
-    micros,
     to_micros,
 )
 from schemas.json_floats import keys_once, parse_arrays
@@ -57,16 +57,17 @@ from schemas.validation import decode_and_validate
 #: Finds the limits of a vehicle's pack by vehicle id; None when it is unknown.
 DesignOfVehicle = Callable[[str], PackLimits | None]
 
-# The fields as SampleColumns holds them, by kind, read from PackSample by
-# schemas.json_columns (the schema version is checked, not stored).
-TEXT_FIELDS, TIME_FIELDS, ARRAY_FIELDS, INT_LIST_FIELDS = TEXTS, TIMES, ARRAYS, INT_LISTS
-#: Integer fields, ``seq`` first; in :attr:`SampleColumns.ints` a None is -1 (every
-#: valid value is >= 0).
+# SampleColumns holds the fields by kind as schemas.json_columns reads them from
+# PackSample (TEXTS, TIMES, ARRAYS, INT_LISTS), bar the schema version, which is
+# checked, not stored.
+#: Integer fields; in :attr:`SampleColumns.ints` a None is -1 (every valid value is >= 0).
 INT_FIELDS = tuple(name for name in INTS if name != "schema_version")
+#: The integer fields but ``seq`` (a 64-bit counter): indices and states, < 2**53.
+_SMALL_INTS = tuple(name for name in INT_FIELDS if name != "seq")
 
 
 #: The arrays' keys as they appear in a payload (see schemas.json_floats.keys_once).
-_ARRAY_KEYS = tuple(f'"{name}"'.encode() for name in ARRAY_FIELDS)
+_ARRAY_KEYS = tuple(f'"{name}"'.encode() for name in ARRAYS)
 
 
 @dataclass
@@ -123,21 +124,13 @@ def _table(samples: Sequence[PackSample], names: Sequence[str]) -> list[Any]:
     return list(map(attrgetter(*names), samples))
 
 
-def columns_of(
-    samples: Sequence[Any],
-    positions: Sequence[int],
-    arrays: dict[str, NDArray[np.float64]] | None = None,
-) -> SampleColumns:
-    """The columns of ``samples`` as they are (no checks); arrays must share a length.
-
-    ``samples`` are PackSamples, or objects with the same fields whose arrays
-    are given already parsed in ``arrays`` (one row per sample).
-    """
+def columns_of(samples: Sequence[PackSample], positions: Sequence[int]) -> SampleColumns:
+    """The columns of ``samples`` as they are (no checks); arrays must share a length."""
     n = len(samples)
     # One conversion per kind of field, not per field: None becomes NaN.
     floats = np.array(_table(samples, SCALAR_FLOATS), dtype=np.float64).reshape(n, -1)
-    small = np.array(_table(samples, INT_FIELDS[1:]), dtype=np.float64).reshape(n, -1)
-    small = np.where(np.isnan(small), -1.0, small)  # indices and states: < 2**53
+    small = np.array(_table(samples, _SMALL_INTS), dtype=np.float64).reshape(n, -1)
+    small = np.where(np.isnan(small), -1.0, small)
     seq = np.fromiter(_table(samples, ["seq"]), dtype=np.int64, count=n)
 
     def array(name: str) -> NDArray[np.float64]:
@@ -146,13 +139,13 @@ def columns_of(
 
     return SampleColumns(
         positions=np.asarray(positions, dtype=np.intp),
-        text={name: _table(samples, [name]) for name in TEXT_FIELDS},
-        times={name: to_micros(_table(samples, [name])) for name in TIME_FIELDS},
+        text={name: _table(samples, [name]) for name in TEXTS},
+        times={name: to_micros(_table(samples, [name])) for name in TIMES},
         floats={name: floats[:, j] for j, name in enumerate(SCALAR_FLOATS)},
         ints={"seq": seq}
-        | {name: small[:, j].astype(np.int64) for j, name in enumerate(INT_FIELDS[1:])},
-        arrays=arrays if arrays is not None else {name: array(name) for name in ARRAY_FIELDS},
-        int_lists={name: _table(samples, [name]) for name in INT_LIST_FIELDS},
+        | {name: small[:, j].astype(np.int64) for j, name in enumerate(_SMALL_INTS)},
+        arrays={name: array(name) for name in ARRAYS},
+        int_lists={name: _table(samples, [name]) for name in INT_LISTS},
     )
 
 
@@ -257,22 +250,22 @@ def _columns(dec: Decoded, rows: NDArray[np.intp], d: PackLimits) -> SampleColum
     widths = {"cell_voltages": d.cells_in_series, "cell_temps": d.temp_sensors}
     return SampleColumns(
         positions=rows,
-        text={name: [dec.texts[name][k] for k in picked] for name in TEXT_FIELDS},
-        times={name: times[:, TIMES.index(name)] for name in TIME_FIELDS},
+        text={name: [dec.texts[name][k] for k in picked] for name in TEXTS},
+        times={name: times[:, j] for j, name in enumerate(TIMES)},
         floats={name: floats[:, FLOATS.index(name)] for name in SCALAR_FLOATS},
         ints={name: ints[:, INTS.index(name)] for name in INT_FIELDS},
         arrays={
             name: _rows(dec.values, dec.offsets[rows, ARRAYS.index(name)], widths[name])
-            for name in ARRAY_FIELDS
+            for name in ARRAYS
         },
-        int_lists={name: [dec.int_lists[name][k] for k in picked] for name in INT_LIST_FIELDS},
+        int_lists={name: [dec.int_lists[name][k] for k in picked] for name in INT_LISTS},
     )
 
 
 def parse_raw_arrays(
     wires: Sequence[Any], payloads: Sequence[Buffer]
 ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]]:
-    """The arrays of decoded wire structs (``ARRAY_FIELDS`` as ``msgspec.Raw``, from
+    """The arrays of decoded wire structs (``ARRAYS`` as ``msgspec.Raw``, from
     ``payloads`` in the same order), each field parsed in one batch by
     :func:`schemas.json_floats.parse_arrays`: (values, counts, offsets) per field.
 
@@ -281,7 +274,7 @@ def parse_raw_arrays(
     repeats an array key (msgspec keeps the last copy of a Raw field unchecked,
     where the contract's decoder type-checks every copy).
     """
-    parsed = {name: parse_arrays([getattr(w, name) for w in wires]) for name in ARRAY_FIELDS}
+    parsed = {name: parse_arrays([getattr(w, name) for w in wires]) for name in ARRAYS}
     repeated = [k for k, data in enumerate(payloads) if not keys_once(data, _ARRAY_KEYS)]
     if repeated:
         for _values, counts, _offsets in parsed.values():
@@ -359,6 +352,10 @@ def decode_and_validate_batch(
             rejected[i] = result
         else:  # valid after all: the column checks are stricter than the rules
             late.append((result, i))
+    # Accepted by the contract's decoder: one group per shape, as the others.
+    shapes: dict[tuple[int, int], list[tuple[PackSample, int]]] = {}
     for s, i in late:
-        accepted.append(columns_of([s], [i]))
+        shapes.setdefault((len(s.cell_voltages), len(s.cell_temps)), []).append((s, i))
+    for group in shapes.values():
+        accepted.append(columns_of([s for s, _ in group], [i for _, i in group]))
     return BatchVerdict([c for c in accepted if len(c)], rejected)

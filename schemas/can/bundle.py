@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -48,12 +48,12 @@ from schemas.can.signals import (
     SignalDef,
     message_table,
 )
+from schemas.common import at_micros, micros
 
 MAGIC = b"PW"
 VERSION = 1
 HEADER_FIXED = 18  # header bytes besides the vehicle id
 FRAME_SIZE = 13
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HEADER_TAIL = struct.Struct("<qIH")  # ts_us, seq, frame count
 _FRAME = struct.Struct("<IB8s")
 
@@ -80,14 +80,14 @@ class CanBundle(msgspec.Struct, frozen=True):
     @property
     def ts(self) -> datetime:
         """The bus timestamp as a timezone-aware UTC datetime."""
-        return _EPOCH + timedelta(microseconds=self.ts_us)
+        return at_micros(self.ts_us)
 
     @classmethod
     def at(cls, vehicle_id: str, ts: datetime, seq: int, frames: list[Frame]) -> CanBundle:
         """Build a bundle from an aware datetime; naive datetimes are refused."""
         if ts.tzinfo is None or ts.utcoffset() is None:
             raise ValueError("bundle timestamps must be timezone-aware")
-        return cls(vehicle_id, (ts - _EPOCH) // timedelta(microseconds=1), seq, frames)
+        return cls(vehicle_id, micros(ts), seq, frames)
 
 
 class BundleHeader(NamedTuple):

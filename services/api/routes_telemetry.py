@@ -12,12 +12,13 @@ import binascii
 import json
 import struct
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from schemas.common import at_micros, micros
 from services.api import signals as sig
 from services.api import telemetry_sql, timerange
 from services.api.auth import PERMISSIONS, FleetReader, Pool
@@ -33,7 +34,7 @@ _CURSOR = struct.Struct(">Bq")  # version, microseconds since the Unix epoch
 
 def encode_cursor(ts: datetime) -> str:
     """An opaque cursor that resumes after ``ts``."""
-    us = (ts - timerange.EPOCH) // timedelta(microseconds=1)
+    us = micros(ts)
     return base64.urlsafe_b64encode(_CURSOR.pack(1, us)).decode().rstrip("=")
 
 
@@ -42,7 +43,7 @@ def decode_cursor(cursor: str) -> datetime:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         version, us = _CURSOR.unpack(raw)
-        ts = timerange.EPOCH + timedelta(microseconds=us)
+        ts = at_micros(us)
     except (binascii.Error, struct.error, ValueError, OverflowError) as exc:
         raise BadCursor("the cursor is not one this API issued") from exc
     if version != 1 or not timerange.EARLIEST <= ts <= timerange.LATEST:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from schemas.common import at_micros, micros
 from services.api.errors import BadRequest, RangeTooLarge
 
 # Outside these the data cannot exist, and far dates overflow datetime arithmetic.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 INTERVAL_SECONDS = {"1s": 1, "10s": 10, "1m": 60, "15m": 900, "1h": 3600}
 
@@ -40,9 +40,9 @@ def check(start: datetime, end: datetime, cap: timedelta, what: str) -> None:
 
 def floor(t: datetime, seconds: int) -> datetime:
     """``t`` rounded down to a bucket boundary (buckets align to the Unix epoch, UTC)."""
-    us = (t - EPOCH) // timedelta(microseconds=1)
+    us = micros(t)
     step = seconds * 1_000_000
-    return EPOCH + timedelta(microseconds=us - us % step)
+    return at_micros(us - us % step)
 
 
 def ceil(t: datetime, seconds: int) -> datetime:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from schemas.common import ChargingState, ContactorState, HvilState
+from schemas.common import EPOCH, ChargingState, ContactorState, HvilState, micros
 from schemas.pack_sample import PackSample
 from services.decoder.vectorized import DecodedBatch
 
@@ -49,12 +49,9 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # datetime's own range, in µs since the epoch (years 1 … 9999).
-_TS_MIN_US = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-_TS_MAX_US = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _EPOCH) // timedelta(
-    microseconds=1
-)
+_TS_MIN_US = micros(datetime(1, 1, 1, tzinfo=UTC))
+_TS_MAX_US = micros(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
 
 REQUIRED = {
     "pack_voltage_v": "HVESS_Voltage",
@@ -266,9 +263,9 @@ def to_samples(
         ms = received[i]
         samples.append((i, PackSample(
             vehicle_id=batch.vehicle_ids[i],
-            ts=_EPOCH + timedelta(microseconds=ts_us[i]),
+            ts=EPOCH + timedelta(microseconds=ts_us[i]),
             seq=seq[i],
-            received_at=None if ms is None else _EPOCH + timedelta(milliseconds=ms),
+            received_at=None if ms is None else EPOCH + timedelta(milliseconds=ms),
             pack_voltage_v=c["pack_voltage_v"][i],
             pack_current_a=c["pack_current_a"][i],
             soc_pct=c["soc_pct"][i],

@@ -28,7 +28,8 @@ from numpy.typing import NDArray
 from sqlalchemy import BigInteger, DateTime, Float, SmallInteger, Table, Text
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 
-from schemas.json_columns import TIME_NULL, micros
+from schemas.common import micros
+from schemas.json_columns import TIME_NULL
 from schemas.pack_batch import SampleColumns
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)

@@ -30,8 +30,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
+from schemas.common import micros
 from schemas.errors import RejectReason, SampleRejected
-from schemas.json_columns import micros
 from schemas.pack_batch import BatchVerdict, decode_and_validate_batch
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics, observe_many

@@ -21,8 +21,9 @@ from typing import Any
 
 import msgspec
 
+from schemas.json_columns import ARRAYS
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
-from schemas.pack_batch import ARRAY_FIELDS, parse_raw_arrays
+from schemas.pack_batch import parse_raw_arrays
 from schemas.pack_sample import wire_struct
 from schemas.packing import double_packer
 
@@ -44,7 +45,7 @@ READ_FIELDS = (
 
 #: Arrays left as text for the C parser (schemas/json_floats.py) ...
 _raw_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
-    wire_struct("ScoringWire", raw=ARRAY_FIELDS, only=READ_FIELDS)
+    wire_struct("ScoringWire", raw=ARRAYS, only=READ_FIELDS)
 )
 #: ... and, for a payload whose arrays it declines, every number parsed by msgspec.
 _decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(

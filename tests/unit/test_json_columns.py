@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.common import at_micros
 from schemas.examples import example_pack_sample
 from schemas.json_columns import (
     ARRAYS,
@@ -23,7 +24,6 @@ from schemas.json_columns import (
     TIMES,
     Decoded,
     decode_columns,
-    from_micros,
     to_micros,
 )
 from schemas.messages import encode
@@ -116,7 +116,7 @@ def test_timestamps_with_offsets_and_fractions_are_read_exactly(
     payload = json.dumps(_sample_text(ts=text)).encode()
     d = decode_columns([payload])
     assert d.ok.tolist() == [True]
-    assert from_micros(int(d.times[0, TIMES.index("ts")])) == instant
+    assert at_micros(int(d.times[0, TIMES.index("ts")])) == instant
     _assert_read_as_msgspec(payload, d, 0)
 
 
