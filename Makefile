@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP_CACHE := .cache/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint stop status clean bench bench-decoder bench-simulator bench-ingest bench-api bench-scoring bench-alerts
+.PHONY: install run test lint stop status clean bench bench-decoder bench-simulator bench-ingest bench-validate bench-api bench-scoring bench-alerts
 
 $(STAMP): pyproject.toml infra/bootstrap.sh schemas/_json_floats.c models/_thermal.c
 	@PYTHON=$(PYTHON) ./infra/bootstrap.sh
@@ -55,6 +55,9 @@ bench-simulator: install
 
 bench-ingest: install
 	$(BIN)/python -m load_tests.bench_ingest
+
+bench-validate: install
+	$(BIN)/python -m load_tests.bench_validate
 
 bench-api: install
 	$(BIN)/python -m load_tests.bench_api

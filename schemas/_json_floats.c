@@ -293,11 +293,13 @@ static PyObject *keys_once(PyObject *self, PyObject *args) {
  * the column buffers (floats: NaN for null; ints: -1 for null, or the default; times:
  * microseconds since 1970 UTC, INT64_MIN for null; arrays of numbers as parse() does)
  * and returns (texts, int_lists): per text slot and per int-list slot, a list with
- * one entry per payload. ok[k] is 0 when the payload is declined: anything this
- * reader does not take for certain (an unknown or repeated key, an escape or a
- * non-ASCII byte in a string, a naive or unusual timestamp, a negative or fractional
- * integer, an int that is no member of its enum, a number parse() declines, a syntax
- * error) is left to the exact decoder.
+ * one entry per payload. A key that is no field is passed over with its value, as
+ * the contract ignores it (v1 may gain optional fields). ok[k] is 0 when the payload
+ * is declined: anything this reader does not take for certain (a repeated key, an
+ * escape or a non-ASCII byte in a string, a naive or unusual timestamp, a negative or
+ * fractional integer, an int that is no member of its enum, a number parse() declines,
+ * an unknown key's value nested deeper than MAX_SKIP_DEPTH, a syntax error) is left to
+ * the exact decoder.
  */
 enum { K_FLOAT = 1, K_INT = 2, K_ENUM = 3, K_STR = 4, K_TIME = 5, K_ARRAY = 6, K_INTLIST = 7 };
 enum { N_KINDS = K_INTLIST + 1 };
@@ -528,7 +530,132 @@ static int parse_int_list(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi,
     }
 }
 
-/* Row k of one payload; 1 when taken. texts/lists[slot] receive new references. */
+/* Past one digit run at s[*pi] (at least one digit); 0 when there is none. */
+static int skip_digits(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi) {
+    Py_ssize_t i = *pi;
+    if (i >= n || !is_digit(s[i])) return 0;
+    while (i < n && is_digit(s[i])) i++;
+    *pi = i;
+    return 1;
+}
+
+#define MAX_SKIP_DEPTH 32
+
+/* Past one JSON value at s[*pi] that the contract has no field for; 0 when declined.
+ * Strict JSON (RFC 8259) and nothing more, so a value msgspec would refuse is never
+ * passed over: numbers by the grammar alone (msgspec skips them unconverted, so 1e999
+ * and 400-digit integers pass), strings as scan_string takes them (no escapes, no
+ * non-ASCII), and up to MAX_SKIP_DEPTH arrays or objects one in another (deeper is left
+ * to msgspec). */
+static int skip_value(const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi, int depth) {
+    Py_ssize_t i = *pi, a, b;
+    if (i >= n) return 0;
+    unsigned char c = s[i];
+    if (c == '"') {
+        if (!scan_string(s, n, &i, &a, &b)) return 0;
+    } else if (c == '-' || is_digit(c)) {
+        if (c == '-') i++;
+        if (i < n && s[i] == '0') {
+            i++;
+        } else if (!skip_digits(s, n, &i)) {
+            return 0;
+        }
+        if (i < n && s[i] == '.') {
+            i++;
+            if (!skip_digits(s, n, &i)) return 0;
+        }
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+            i++;
+            if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+            if (!skip_digits(s, n, &i)) return 0;
+        }
+        if (i < n && is_digit(s[i])) return 0; /* "01" */
+    } else if (c == '[' || c == '{') {
+        if (depth >= MAX_SKIP_DEPTH) return 0;
+        unsigned char close = c == '[' ? ']' : '}';
+        i = skip_space(s, n, i + 1);
+        if (i < n && s[i] == close) {
+            *pi = i + 1;
+            return 1;
+        }
+        for (;;) {
+            if (c == '{') {
+                if (!scan_string(s, n, &i, &a, &b)) return 0;
+                i = skip_space(s, n, i);
+                if (i >= n || s[i] != ':') return 0;
+                i = skip_space(s, n, i + 1);
+            }
+            if (!skip_value(s, n, &i, depth + 1)) return 0;
+            i = skip_space(s, n, i);
+            if (i < n && s[i] == ',') {
+                i = skip_space(s, n, i + 1);
+            } else if (i < n && s[i] == close) {
+                i++;
+                break;
+            } else {
+                return 0;
+            }
+        }
+    } else if (i + 4 <= n && (memcmp(s + i, "true", 4) == 0 || memcmp(s + i, "null", 4) == 0)) {
+        i += 4;
+    } else if (i + 5 <= n && memcmp(s + i, "false", 5) == 0) {
+        i += 5;
+    } else {
+        return 0;
+    }
+    *pi = i;
+    return 1;
+}
+
+/* Field F's value at s[*pi] into row k's slots; 1 when set, 0 when declined, -1 on a
+ * Python error. */
+static int read_value(const FieldSpec *F, const unsigned char *s, Py_ssize_t n, Py_ssize_t *pi,
+                      const uint64_t *table, double *fl, int64_t *in, int64_t *tm, double *values,
+                      Py_ssize_t room, Py_ssize_t *at, int64_t *cnt, int64_t *off,
+                      PyObject **texts, PyObject **lists) {
+    Py_ssize_t i = *pi;
+    if (i + 4 <= n && memcmp(s + i, "null", 4) == 0) {
+        if (!F->nullable) return 0;
+        *pi = i + 4;
+        return set_empty(F, 0, fl, in, tm, texts, lists);
+    }
+    switch (F->kind) {
+    case K_FLOAT: return parse_number(s, n, pi, table, &fl[F->slot]);
+    case K_INT:
+    case K_ENUM: {
+        int64_t v;
+        if (!parse_uint(s, n, pi, &v)) return 0;
+        if (F->kind == K_ENUM && (v >= 64 || !((F->mask >> v) & 1))) return 0;
+        in[F->slot] = v;
+        return 1;
+    }
+    case K_STR: {
+        Py_ssize_t a, b;
+        if (!scan_string(s, n, pi, &a, &b)) return 0;
+        PyObject *str = PyUnicode_FromStringAndSize((const char *)s + a, b - a);
+        if (str == NULL) return -1;
+        Py_XSETREF(texts[F->slot], str);
+        return 1;
+    }
+    case K_TIME: {
+        Py_ssize_t a, b;
+        return scan_string(s, n, pi, &a, &b) && parse_time(s, a, b, &tm[F->slot]);
+    }
+    case K_ARRAY: {
+        int64_t c = parse_array_at(s, n, pi, values + *at, room - *at, table);
+        if (c < 0) return 0;
+        cnt[F->slot] = c;
+        off[F->slot] = *at;
+        *at += c;
+        return 1;
+    }
+    case K_INTLIST: return parse_int_list(s, n, pi, &lists[F->slot]);
+    default: return 0;
+    }
+}
+
+/* Row k of one payload; 1 when taken. texts/lists[slot] receive new references. A key
+ * the contract has no field for is passed over, value and all, as msgspec ignores it. */
 static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *table, double *fl,
                       int64_t *in, int64_t *tm, double *values, Py_ssize_t room, Py_ssize_t *at,
                       int64_t *cnt, int64_t *off, PyObject **texts, PyObject **lists) {
@@ -541,58 +668,18 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
         Py_ssize_t ka, kb;
         if (!scan_string(s, n, &i, &ka, &kb)) return 0;
         int f = find_field(s, ka, kb, next);
-        if (f < 0 || (seen >> f) & 1) return 0; /* unknown or repeated */
-        seen |= UINT64_C(1) << f;
-        next = f + 1;
-        const FieldSpec *F = &SPEC[f];
+        if (f >= 0) {
+            if ((seen >> f) & 1) return 0; /* repeated */
+            seen |= UINT64_C(1) << f;
+            next = f + 1;
+        }
         i = skip_space(s, n, i);
         if (i >= n || s[i] != ':') return 0;
         i = skip_space(s, n, i + 1);
-        if (i + 4 <= n && memcmp(s + i, "null", 4) == 0) {
-            if (!F->nullable) return 0;
-            i += 4;
-            if ((done = set_empty(F, 0, fl, in, tm, texts, lists)) != 1) return done;
-        } else {
-            switch (F->kind) {
-            case K_FLOAT:
-                if (!parse_number(s, n, &i, table, &fl[F->slot])) return 0;
-                break;
-            case K_INT:
-            case K_ENUM: {
-                int64_t v;
-                if (!parse_uint(s, n, &i, &v)) return 0;
-                if (F->kind == K_ENUM && (v >= 64 || !((F->mask >> v) & 1))) return 0;
-                in[F->slot] = v;
-                break;
-            }
-            case K_STR: {
-                Py_ssize_t a, b;
-                if (!scan_string(s, n, &i, &a, &b)) return 0;
-                PyObject *str = PyUnicode_FromStringAndSize((const char *)s + a, b - a);
-                if (str == NULL) return -1;
-                Py_XSETREF(texts[F->slot], str);
-                break;
-            }
-            case K_TIME: {
-                Py_ssize_t a, b;
-                if (!scan_string(s, n, &i, &a, &b) || !parse_time(s, a, b, &tm[F->slot]))
-                    return 0;
-                break;
-            }
-            case K_ARRAY: {
-                int64_t c = parse_array_at(s, n, &i, values + *at, room - *at, table);
-                if (c < 0) return 0;
-                cnt[F->slot] = c;
-                off[F->slot] = *at;
-                *at += c;
-                break;
-            }
-            case K_INTLIST:
-                if ((done = parse_int_list(s, n, &i, &lists[F->slot])) != 1) return done;
-                break;
-            default: return 0;
-            }
-        }
+        done = f < 0 ? skip_value(s, n, &i, 0)
+                     : read_value(&SPEC[f], s, n, &i, table, fl, in, tm, values, room, at, cnt,
+                                  off, texts, lists);
+        if (done != 1) return done;
         i = skip_space(s, n, i);
         if (i < n && s[i] == ',') {
             i = skip_space(s, n, i + 1);

@@ -8,14 +8,20 @@ parser of :mod:`schemas.json_floats`, whose numbers it shares) into one array
 per kind of field (float64 for numbers, int64 for integers and times), plus
 Python objects only where the columns hold them (ids, fault-code lists).
 
+A key that is no field of the contract is passed over with its value, as the
+contract's decoder ignores it: a producer on a later v1 with a new optional
+field stays on this path. The value is checked as strict JSON on the way, so
+a payload msgspec would refuse is never taken.
+
 It takes only what it reads for certain and declines the rest, which then
-goes to the contract's own decoder (``ok`` False): an unknown or repeated
-key, an escape or a non-ASCII byte in a string, a timestamp other than
+goes to the contract's own decoder (``ok`` False): a repeated key, an escape
+or a non-ASCII byte in a string, a timestamp other than
 ``YYYY-MM-DDTHH:MM:SS[.ffffff]`` with ``Z`` or ``±HH:MM``, a negative or
 fractional integer, an integer that is no member of its enum, a number the
-number parser declines, any syntax error. What it takes, it reads as msgspec
-reads it into :class:`schemas.pack_sample.PackSample`
-(tests/unit/test_json_columns.py holds it to that).
+number parser declines, an unknown key's value nested more than 32 deep,
+any syntax error. What it takes, it reads as msgspec reads it into
+:class:`schemas.pack_sample.PackSample` (tests/unit/test_json_columns.py holds
+it to that).
 
 The fields come from :class:`PackSample` itself: a field of a type this reader
 does not know fails at import, instead of being read wrongly.

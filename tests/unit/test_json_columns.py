@@ -74,6 +74,14 @@ def _assert_read_as_msgspec(payload: bytes, d: Decoded, k: int) -> None:
     assert _row(d, k) == _expected(want)
 
 
+def _refused(payload: bytes) -> bool:
+    try:
+        _decoder.decode(payload)
+    except msgspec.DecodeError:
+        return True
+    return False
+
+
 def _sample_text(**changes: Any) -> dict[str, Any]:
     fields: dict[str, Any] = msgspec.to_builtins(example_pack_sample())
     fields.update(changes)
@@ -139,7 +147,6 @@ DECLINED = {
     "null array": _sample_text(cell_temps=None),
     "escape in id": _sample_text(vehicle_id="bus\\u0030"),
     "non-ASCII id": _sample_text(vehicle_id="bus-é"),
-    "unknown key": _sample_text(extra=1),
     "negative fault code": _sample_text(fault_codes=[-1]),
     "float fault code": _sample_text(fault_codes=[1.5]),
 }
@@ -151,6 +158,66 @@ def test_what_it_does_not_read_for_certain_is_declined(case: str) -> None:
     if case == "escape in id":
         payload = payload.replace(b"\\\\", b"\\")
     assert decode_columns([payload]).ok.tolist() == [False]
+
+
+def _with_unknown(*members: tuple[int, str, bytes]) -> bytes:
+    """The example payload with each (position, key, JSON text) inserted as a member in turn
+    (position -1: last)."""
+    out = [json.dumps({k: v})[1:-1].encode() for k, v in _sample_text().items()]
+    for at, key, value in members:
+        out.insert(len(out) if at == -1 else at, json.dumps(key).encode() + b":" + value)
+    return b"{" + b",".join(out) + b"}"
+
+
+# Values msgspec passes over under a key it does not know; so does this reader.
+UNKNOWN_TAKEN = [
+    b"1", b"-0", b"0.5E-3", b"-12.25e+7", b"1e999", b"-1e-999", b"1" + b"0" * 400,
+    b'"text, with: {brackets} [and] commas"', b'""', b"true", b"false", b"null", b"[]", b"{}",
+    b' [ 1 , { "a" : [ true , false , null ] } , "x" ] ', b'{"a": {"b": {"c": []}}, "a": 2}',
+    b"[" * 32 + b"]" * 32,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", UNKNOWN_TAKEN)
+@pytest.mark.parametrize("at", [0, 7, -1])
+def test_a_key_the_contract_does_not_know_is_passed_over_as_msgspec_ignores_it(
+    value: bytes, at: int
+) -> None:
+    payload = _with_unknown((at, "x_new", value))
+    d = decode_columns([payload])
+    assert d.ok.tolist() == [True]
+    _assert_read_as_msgspec(payload, d, 0)
+
+
+def test_several_and_repeated_unknown_keys_are_passed_over() -> None:
+    payloads = [
+        _with_unknown((0, "a", b"2"), (3, "b", b"[1]"), (-1, "a", b'{"z": 3}'), (9, "b", b'"y"')),
+        _with_unknown((5, "a", b"{}")),
+    ]
+    d = decode_columns(payloads)
+    assert d.ok.tolist() == [True, True]
+    for k, p in enumerate(payloads):
+        _assert_read_as_msgspec(p, d, k)
+
+
+# Unknown values msgspec refuses (bad JSON), or takes but this reader leaves to it.
+UNKNOWN_DECLINED = {
+    "refused": [
+        b"1.", b"01", b"-01", b".5", b"-", b"+1", b"1e", b"1e+", b"1.e3", b"[1,]", b'{"a":1,}',
+        b"tru", b"nul", b"NaN", b"Infinity", b"[1 2]", b"{1:2}", b'{"a" 1}', b"[", b'"open',
+        b'"\\x"', b"", b"[1]]",
+    ],
+    "left to msgspec": [b'"\\u00e9"', "\"é\"".encode(), b"[" * 33 + b"]" * 33],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("why", "value"), [(why, v) for why, vs in UNKNOWN_DECLINED.items() for v in vs]
+)
+def test_an_unknown_value_it_does_not_read_for_certain_is_declined(why: str, value: bytes) -> None:
+    payload = _with_unknown((2, "x_new", value))
+    assert decode_columns([payload]).ok.tolist() == [False]
+    assert _refused(payload) == (why == "refused")
 
 
 def test_missing_required_repeated_and_trailing_are_declined_and_defaults_filled() -> None:
@@ -183,10 +250,43 @@ _TOKENS = [
 ]  # fmt: skip
 
 
+_ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\'))
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | _ASCII,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_ASCII, inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@st.composite
+def _with_unknowns(draw: st.DrawFn) -> bytes:
+    """The example payload with up to three keys the contract does not know."""
+    members = []
+    for _ in range(draw(st.integers(1, 3))):
+        key = "x_" + draw(st.text(st.sampled_from("abcxyz_"), max_size=6))
+        separators = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
+        value = json.dumps(draw(_JSON), separators=separators).encode()
+        members.append((draw(st.integers(-1, 20)), key, value))
+    return _with_unknown(*members)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_with_unknowns(), min_size=1, max_size=4))
+def test_unknown_keys_with_any_json_value_are_taken_as_msgspec_reads_them(
+    payloads: list[bytes],
+) -> None:
+    d = decode_columns(payloads)
+    assert d.ok.all()
+    for k, p in enumerate(payloads):
+        _assert_read_as_msgspec(p, d, k)
+
+
 @st.composite
 def _mutated(draw: st.DrawFn) -> bytes:
-    """A valid payload with a few bytes replaced, inserted or deleted."""
-    data = bytearray(encode(example_pack_sample()))
+    """A valid payload, some with unknown keys, with a few bytes replaced, inserted or deleted."""
+    start = draw(_with_unknowns()) if draw(st.booleans()) else encode(example_pack_sample())
+    data = bytearray(start)
     for _ in range(draw(st.integers(1, 3))):
         at = draw(st.integers(0, len(data) - 1))
         how = draw(st.sampled_from(["replace", "insert", "delete"]))
