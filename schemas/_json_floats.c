@@ -12,7 +12,6 @@
  * path, else Eisel-Lemire); compiled without floating-point contraction so
  * that the fast path's one multiplication or division is exactly that.
  */
-#define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -250,39 +249,6 @@ static PyObject *parse(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_RETURN_NONE;
-}
-
-/* keys_once(data, key, ...): no backslash anywhere in data, and each key found exactly once. */
-static PyObject *keys_once(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-    Py_buffer data;
-    int ok = 1;
-    if (nargs < 1) {
-        PyErr_SetString(PyExc_TypeError, "keys_once(data, key, ...)");
-        return NULL;
-    }
-    if (PyObject_GetBuffer(PyTuple_GET_ITEM(args, 0), &data, PyBUF_SIMPLE) < 0) return NULL;
-    const char *buf = data.buf;
-    size_t len = (size_t)data.len;
-    if (memchr(buf, '\\', len) != NULL) ok = 0;
-    for (Py_ssize_t k = 1; ok && k < nargs; k++) {
-        char *key;
-        Py_ssize_t key_len;
-        if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(args, k), &key, &key_len) < 0) {
-            PyBuffer_Release(&data);
-            return NULL;
-        }
-        const char *first = memmem(buf, len, key, (size_t)key_len);
-        if (first == NULL) {
-            ok = 0;
-            break;
-        }
-        size_t after = (size_t)(first - buf) + 1;
-        if (memmem(buf + after, len - after, key, (size_t)key_len) != NULL) ok = 0;
-    }
-    PyBuffer_Release(&data);
-    return PyBool_FromLong(ok);
 }
 
 /* ---- Whole payloads into columns (schemas/json_columns.py) ----------------------------
@@ -793,8 +759,6 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"keys_once", keys_once, METH_VARARGS,
-     "No backslash in data, and each key (bytes) found exactly once."},
     {"parse", parse, METH_VARARGS, "Parse JSON arrays of numbers into doubles (see the module)."},
     {"set_fields", set_fields, METH_VARARGS, "The keys decode() takes (see schemas/json_columns.py)."},
     {"decode", decode, METH_VARARGS, "Payloads into column buffers (see schemas/json_columns.py)."},

@@ -2,10 +2,11 @@
 
 A ``PackSample`` carries ~250 numbers in two arrays. msgspec parses each into
 a Python float (~65 ns each, most of a sample's decode time) that the
-consumers then pack into float64 arrays again. :func:`parse_arrays` reads the
-raw JSON text of many arrays (msgspec hands them over unparsed as
-``msgspec.Raw``) in C (``schemas/_json_floats.c``, built at install), into
-one float64 buffer.
+consumers then pack into float64 arrays again. The number parser here, in C
+(``schemas/_json_floats.c``, built at install), reads them into float64
+buffers instead: :func:`schemas.json_columns.decode_columns` uses it for whole
+payloads (ingestion and scoring), and :func:`parse_arrays` gives it the JSON
+text of many arrays of numbers alone, into one buffer (its tests use that).
 
 Every number comes out as the double Python's ``float()`` gives for its text:
 correctly rounded, by Clinger's fast path (up to 2^53 with a power of ten up
@@ -14,8 +15,8 @@ product with a truncated power of five; the algorithm of Go's strconv, Rust's
 core and fast_float). What either cannot decide for certain, and anything
 that is not a plain JSON number (null, strings, more than 19 significant
 digits, an exponent beyond +-60, subnormals, a syntax error), is declined: the
-whole array's count is -1 and the caller decodes that payload with the exact
-decoder. tests/unit/test_json_floats.py holds the parser to ``float()`` over
+whole array's count is -1 (and a payload holding it goes to the contract's
+decoder). tests/unit/test_json_floats.py holds the parser to ``float()`` over
 random doubles' shortest texts, random digit strings and the known hard cases.
 """
 
@@ -26,7 +27,6 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from schemas._json_floats import keys_once as _keys_once
 from schemas._json_floats import parse as _parse
 from schemas.messages import Buffer
 
@@ -80,16 +80,3 @@ def parse_arrays(
     offsets = np.empty(len(texts), dtype=np.int64)
     _parse(joined, bounds, POWERS_OF_FIVE, values, counts, offsets)
     return values, counts, offsets
-
-
-def keys_once(data: Buffer, keys: Sequence[bytes]) -> bool:
-    """True when each of ``keys`` (quoted JSON keys, e.g. ``b'"cell_temps"'``) occurs
-    once in ``data`` and ``data`` holds no backslash (so no key is written with an escape).
-
-    A consumer that leaves a field as ``msgspec.Raw`` gets the last copy of a
-    repeated key, unchecked, where the contract's decoder type-checks every
-    copy; it uses its fast path only for payloads where this holds (the exact
-    decoder takes the others, so they get the contract's verdict). In C: the
-    same scans in Python's bytes methods cost ~7 µs a payload.
-    """
-    return _keys_once(data, *keys)

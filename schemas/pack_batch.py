@@ -38,7 +38,6 @@ from schemas.json_columns import (
     decode_columns,
     to_micros,
 )
-from schemas.json_floats import keys_once, parse_arrays
 from schemas.limits import (
     DEFAULT_MAX_FUTURE,
     DEFAULT_MAX_PAST,
@@ -64,10 +63,6 @@ DesignOfVehicle = Callable[[str], PackLimits | None]
 INT_FIELDS = tuple(name for name in INTS if name != "schema_version")
 #: The integer fields but ``seq`` (a 64-bit counter): indices and states, < 2**53.
 _SMALL_INTS = tuple(name for name in INT_FIELDS if name != "seq")
-
-
-#: The arrays' keys as they appear in a payload (see schemas.json_floats.keys_once).
-_ARRAY_KEYS = tuple(f'"{name}"'.encode() for name in ARRAYS)
 
 
 @dataclass
@@ -260,26 +255,6 @@ def _columns(dec: Decoded, rows: NDArray[np.intp], d: PackLimits) -> SampleColum
         },
         int_lists={name: [dec.int_lists[name][k] for k in picked] for name in INT_LISTS},
     )
-
-
-def parse_raw_arrays(
-    wires: Sequence[Any], payloads: Sequence[Buffer]
-) -> dict[str, tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]]:
-    """The arrays of decoded wire structs (``ARRAYS`` as ``msgspec.Raw``, from
-    ``payloads`` in the same order), each field parsed in one batch by
-    :func:`schemas.json_floats.parse_arrays`: (values, counts, offsets) per field.
-
-    A count is -1 where the fast path cannot be used and the payload needs the
-    contract's own decoder: the parser declined the array, or the payload
-    repeats an array key (msgspec keeps the last copy of a Raw field unchecked,
-    where the contract's decoder type-checks every copy).
-    """
-    parsed = {name: parse_arrays([getattr(w, name) for w in wires]) for name in ARRAYS}
-    repeated = [k for k, data in enumerate(payloads) if not keys_once(data, _ARRAY_KEYS)]
-    if repeated:
-        for _values, counts, _offsets in parsed.values():
-            counts[repeated] = -1
-    return parsed
 
 
 def _rows(

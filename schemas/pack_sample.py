@@ -139,21 +139,15 @@ def with_cell_stats(sample: PackSample) -> PackSample:
     )
 
 
-def wire_struct(
-    name: str, *, raw: Collection[str] = (), only: Collection[str] | None = None
-) -> type[msgspec.Struct]:
-    """A decode-only twin of :class:`PackSample` for hot consumers.
-
-    The fields named in ``raw`` stay raw JSON text (``msgspec.Raw``, for a
-    faster parser of their own); with ``only``, just those fields and the ones
-    the contract requires are decoded, the others skipped unread. Every decoded
-    field has the contract's own type and default.
-    """
+def wire_struct(name: str, *, only: Collection[str]) -> type[msgspec.Struct]:
+    """A decode-only twin of :class:`PackSample`: the fields in ``only`` and the ones
+    the contract requires, each with the contract's own type and default; the
+    others are skipped unread."""
     hints = get_type_hints(PackSample, include_extras=True)
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for f in msgspec.structs.fields(PackSample):
-        if only is not None and f.name not in only and not f.required:
+        if f.name not in only and not f.required:
             continue
-        kind = msgspec.Raw if f.name in raw else hints[f.name]
+        kind = hints[f.name]
         fields.append((f.name, kind) if f.required else (f.name, kind, f.default))
     return msgspec.defstruct(name, fields, kw_only=True, gc=False)

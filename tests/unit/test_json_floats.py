@@ -15,7 +15,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.json_floats import Q_MAX, Q_MIN, keys_once, parse_arrays
+from schemas.json_floats import Q_MAX, Q_MIN, parse_arrays
 
 
 def _bits(x: float) -> bytes:
@@ -120,14 +120,3 @@ def test_arrays_keep_their_lengths_and_places() -> None:
     assert counts.tolist() == [0, 3, -1, 1]
     assert values[offsets[1] : offsets[1] + 3].tolist() == [1.5, -2.0, 0.3]
     assert values[offsets[3]] == 4.25
-
-
-def test_keys_once() -> None:
-    keys = (b'"cell_voltages"', b'"cell_temps"')
-    assert keys_once(b'{"cell_temps": [1], "cell_voltages": [2]}', keys)
-    assert keys_once(memoryview(b'{"cell_temps": [1], "cell_voltages": [2]}'), keys)
-    assert not keys_once(b'{"cell_temps": [1], "cell_temps": [1], "cell_voltages": [2]}', keys)
-    assert not keys_once(b'{"cell_temps": [1]}', keys)  # missing: the exact decoder says so
-    assert not keys_once(b'{"cell_temps": [1], "cell_voltages": [2], "id": "a\\nb"}', keys)
-    escaped = b'{"cell_\\u0074emps": [1], "cell_temps": [1], "cell_voltages": [2]}'
-    assert not keys_once(escaped, keys)

@@ -74,6 +74,10 @@ def test_a_repeated_array_is_checked_copy_by_copy_as_the_contract_does() -> None
         decode_pack_sample(bad_first)
     samples, failed = decode_scoring_samples([bad_first])
     assert (samples, failed) == ([], 1)
+    escaped = b'{"cell_\\u0074emps": "oops", ' + later  # the same key, written with an escape
+    with pytest.raises(MessageDecodeError):
+        decode_pack_sample(escaped)
+    assert decode_scoring_samples([escaped]) == ([], 1)
     good_first = b'{"cell_temps": [-0], ' + later  # both copies numbers: the last one counts
     (got,), failed = decode_scoring_samples([good_first])
     want = decode_pack_sample(good_first)
@@ -133,3 +137,10 @@ def test_fields_scoring_does_not_read_are_skipped_unread() -> None:
     (s,), failed = decode_scoring_samples([payload])
     assert failed == 0
     assert s.ts_s == GOOD.ts.timestamp()
+
+
+def test_a_field_the_contract_does_not_know_is_ignored() -> None:
+    (got,), failed = decode_scoring_samples([_with(cabin_temp_c=21.5, cabin={"doors": [1, 2]})])
+    assert failed == 0
+    assert got.cells == struct.pack(f"={len(GOOD.cell_voltages)}d", *GOOD.cell_voltages)
+    assert got.ts_s == GOOD.ts.timestamp()
