@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import get_type_hints
 
 from schemas.errors import RejectReason, SampleRejected
 from schemas.limits import FAULT_CODE_MAX, ID_MAX_LEN, SEQ_MAX, PackLimits
@@ -20,29 +21,11 @@ from schemas.pack_sample import PackSample
 
 R = RejectReason
 
-# Scalar float fields, checked for NaN/Inf before any range check.
-_SCALAR_FLOATS = (
-    "pack_voltage_v",
-    "pack_current_a",
-    "soc_pct",
-    "soh_pct",
-    "cell_voltage_min_v",
-    "cell_voltage_max_v",
-    "cell_voltage_mean_v",
-    "cell_temp_min_c",
-    "cell_temp_max_c",
-    "cell_temp_mean_c",
-    "coolant_inlet_c",
-    "coolant_outlet_c",
-    "ambient_c",
-    "insulation_kohm",
-    "speed_kmh",
-    "odometer_km",
-    "latitude_deg",
-    "longitude_deg",
+#: The scalar float fields of a ``PackSample``, in its order: checked for NaN/Inf
+#: before any range check, here and over whole columns (schemas/pack_batch.py).
+SCALAR_FLOATS = tuple(
+    name for name, hint in get_type_hints(PackSample).items() if hint in (float, float | None)
 )
-#: The scalar float fields of a ``PackSample``, for checks over whole columns.
-SCALAR_FLOATS = _SCALAR_FLOATS
 
 
 def _reject(reason: RejectReason, detail: str) -> SampleRejected:
@@ -87,7 +70,7 @@ def _first_non_finite(values: Sequence[float]) -> int | None:
 
 
 def _check_finite(s: PackSample) -> None:
-    for name in _SCALAR_FLOATS:
+    for name in SCALAR_FLOATS:
         v: float | None = getattr(s, name)
         if v is not None and not math.isfinite(v):
             raise _reject(R.NON_FINITE, f"{name} = {v}")
