@@ -11,12 +11,12 @@ import structlog
 from prometheus_client import Histogram
 
 from services.core.db import open_pool, ping
+from services.core.errors import with_retries
 from services.core.health import Health
 from services.core.kafka import DrainingRebalanceListener, open_consumer, open_producer
 from services.core.metric_defs import LATENCY_BUCKETS, new_registry
 from services.core.metrics import serve_metrics
 from services.core.settings import CoreSettings
-from services.ingest.errors import is_retriable
 from services.ingest.registry import DesignRegistry
 from services.ingest.service import SERVICE, IngestService
 from services.ingest.settings import IngestSettings
@@ -29,18 +29,10 @@ log = structlog.get_logger(__name__)
 async def _wait_for_database(
     registry: DesignRegistry, pool: Any, settings: IngestSettings, stop: asyncio.Event
 ) -> None:
-    delay = settings.retry_initial_s
-    while True:
-        try:
-            await registry.refresh(pool)
-        except Exception as exc:
-            if not is_retriable(exc) or stop.is_set():
-                raise
-            log.warning("database_not_ready", error=repr(exc), retry_in_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, settings.retry_max_s)
-        else:
-            return
+    await with_retries(
+        lambda: registry.refresh(pool), what="database_wait", stopping=stop.is_set,
+        retry_initial_s=settings.retry_initial_s, retry_max_s=settings.retry_max_s,
+    )  # fmt: skip
 
 
 @asynccontextmanager

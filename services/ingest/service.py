@@ -27,18 +27,17 @@ import numpy as np
 import psutil
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 from prometheus_client import Histogram
 
 from schemas.common import micros
 from schemas.errors import RejectReason, SampleRejected
 from schemas.pack_batch import BatchVerdict, decode_and_validate_batch
+from services.core.errors import with_retries
 from services.core.kafka import commit_owned
 from services.core.metric_defs import PipelineMetrics, observe_many
 from services.core.pipeline import run_reader_and_sink
 from services.ingest.batch import Batch, Source
 from services.ingest.dlq import DeadLetter, DlqLimit
-from services.ingest.errors import is_retriable
 from services.ingest.registry import DesignRegistry
 from services.ingest.rows import as_stored
 from services.ingest.settings import IngestSettings
@@ -105,18 +104,10 @@ class IngestService:
 
     async def _refresh_registry_until_done(self) -> None:
         """Reload the registry; while the database is down, wait rather than reject."""
-        delay = self.s.retry_initial_s
-        while True:
-            try:
-                await self._refresh_registry()
-            except Exception as exc:
-                if not is_retriable(exc):
-                    raise
-                log.warning("registry_refresh_retry", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.s.retry_max_s)
-            else:
-                return
+        await with_retries(
+            self._refresh_registry, what="registry_refresh", stopping=lambda: False,
+            retry_initial_s=self.s.retry_initial_s, retry_max_s=self.s.retry_max_s,
+        )  # fmt: skip
 
     async def _decode(self, values: list[bytes]) -> BatchVerdict:
         now = self.clock()
@@ -228,23 +219,20 @@ class IngestService:
     async def _publish_dead(self, dead: list[DeadLetter]) -> None:
         if not dead:
             return
-        delay = self.s.retry_initial_s
-        while True:
-            try:
-                futures = [
-                    await self.producer.send(
-                        self.s.dlq_topic, key=d.key, value=d.payload, headers=d.headers(SERVICE)
-                    )
-                    for d in dead
-                ]
-                await asyncio.gather(*futures)
-                break
-            except KafkaError as exc:
-                if not is_retriable(exc):
-                    raise
-                log.warning("dlq_publish_retry", error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.s.retry_max_s)
+
+        async def publish() -> None:
+            futures = [
+                await self.producer.send(
+                    self.s.dlq_topic, key=d.key, value=d.payload, headers=d.headers(SERVICE)
+                )
+                for d in dead
+            ]
+            await asyncio.gather(*futures)
+
+        await with_retries(
+            publish, what="dlq_publish", stopping=lambda: False,
+            retry_initial_s=self.s.retry_initial_s, retry_max_s=self.s.retry_max_s,
+        )  # fmt: skip
         for d in dead:
             self.metrics.dlq_messages.labels(SERVICE, d.reason).inc()
         self.dead_lettered += len(dead)
