@@ -114,8 +114,9 @@ def _constraints(hint: Any) -> list[str]:
 
 def _fields() -> tuple[_Field, ...]:
     config = PackSample.__struct_config__
-    if config.tag is not None or config.array_like:
-        raise TypeError("PackSample: no column reader for a tagged or array-like struct")
+    if config.tag is not None or config.array_like or config.forbid_unknown_fields:
+        # The reader passes over unknown keys, as a struct that ignores them does.
+        raise TypeError("PackSample: no column reader for a tagged, array-like or strict struct")
     extras = typing.get_type_hints(PackSample, include_extras=True)
     hints = typing.get_type_hints(PackSample)  # Annotated stripped
     out = []

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import get_type_hints
 
+import msgspec
+
 from schemas.errors import RejectReason, SampleRejected
 from schemas.limits import FAULT_CODE_MAX, ID_MAX_LEN, SEQ_MAX, PackLimits
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS
@@ -21,11 +23,16 @@ from schemas.pack_sample import PackSample
 
 R = RejectReason
 
+
+def _scalar_floats() -> tuple[str, ...]:
+    hints = get_type_hints(PackSample)
+    fields = msgspec.structs.fields(PackSample)
+    return tuple(f.name for f in fields if hints[f.name] in (float, float | None))
+
+
 #: The scalar float fields of a ``PackSample``, in its order: checked for NaN/Inf
 #: before any range check, here and over whole columns (schemas/pack_batch.py).
-SCALAR_FLOATS = tuple(
-    name for name, hint in get_type_hints(PackSample).items() if hint in (float, float | None)
-)
+SCALAR_FLOATS = _scalar_floats()
 
 
 def _reject(reason: RejectReason, detail: str) -> SampleRejected:

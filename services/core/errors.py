@@ -98,6 +98,6 @@ async def with_retries(
         except Exception as exc:
             if not is_retriable(exc) or stopping():
                 raise
-            log.warning(f"{what}_retry", error=str(exc), delay_s=delay)
+            log.warning(f"{what}_retry", error=repr(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, retry_max_s)

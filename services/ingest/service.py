@@ -221,6 +221,8 @@ class IngestService:
             return
 
         async def publish() -> None:
+            # At least once, as the stream: a retry sends the whole list again, so a
+            # letter the broker took before the failure may be in the DLQ twice.
             futures = [
                 await self.producer.send(
                     self.s.dlq_topic, key=d.key, value=d.payload, headers=d.headers(SERVICE)

@@ -135,7 +135,8 @@ def decode_scoring_samples(payloads: Sequence[Buffer]) -> tuple[list[ScoringSamp
         d = decode_columns(items)
         ok = d.ok.tolist()
         version = d.ints[:, INTS.index("schema_version")].tolist()
-        ts_s = (d.times[:, TIMES.index("ts")] / 1e6).tolist()  # as datetime.timestamp() rounds
+        # One rounding, as datetime.timestamp() does (a float's µs lose bits past 2**53).
+        ts_s = [us / 1_000_000 for us in d.times[:, TIMES.index("ts")].tolist()]
         current, inlet, outlet, ambient, insulation = (
             d.floats[:, FLOATS.index(name)].tolist() for name in _SCALARS
         )

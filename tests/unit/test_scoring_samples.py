@@ -54,6 +54,16 @@ def test_the_same_numbers_as_the_contracts_decoder() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "ts",
+    ["2741-05-08T06:56:03.443461Z", "1200-01-01T00:00:00.000001+05:30", "1970-01-01T00:00:00Z"],
+)
+def test_times_far_from_now_are_the_seconds_datetime_gives(ts: str) -> None:
+    payload = _with(ts=ts)  # past 2**53 microseconds from 1970, a float loses the last digit
+    (got,), failed = decode_scoring_samples([payload])
+    assert failed == 0 and got.ts_s == decode_pack_sample(payload).ts.timestamp()
+
+
 def test_arrays_the_fast_parser_declines_are_read_by_msgspec() -> None:
     long_digits = "[" + ",".join(f"{v:.25f}" for v in GOOD.cell_voltages) + "]"
     fields = {k: v for k, v in GOOD_JSON.items() if k != "cell_voltages"}
