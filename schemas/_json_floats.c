@@ -253,9 +253,10 @@ static PyObject *parse(PyObject *self, PyObject *args) {
 
 /* ---- Whole payloads into columns (schemas/json_columns.py) ----------------------------
  *
- * set_fields(spec) once: the object's keys, each (name, kind, slot, nullable, required,
- * default, enum mask). decode(payloads, table, floats, ints, times, values, counts,
- * offsets, ok) then reads each payload, a JSON object of those keys, into row k of
+ * fields(spec): the object's keys, each (name, kind, slot, nullable, required, default,
+ * enum mask), checked and held in a capsule. decode(fields, payloads, table, floats,
+ * ints, times, values, counts, offsets, ok) reads each payload, a JSON object of those
+ * keys, into row k of
  * the column buffers (floats: NaN for null; ints: -1 for null, or the default; times:
  * microseconds since 1970 UTC, INT64_MIN for null; arrays of numbers as parse() does)
  * and returns (texts, int_lists): per text slot and per int-list slot, a list with
@@ -281,21 +282,29 @@ typedef struct {
     uint64_t mask;
 } FieldSpec;
 
-static FieldSpec SPEC[MAX_FIELDS];
-static int NSPEC = 0;
-static int NSLOTS[N_KINDS]; /* per kind: slots in use */
+/* The keys of one kind of object: what fields() checks and decode() reads by. */
+typedef struct {
+    FieldSpec f[MAX_FIELDS];
+    int n;
+    int slots[N_KINDS]; /* per kind: slots in use */
+} Spec;
 
-static PyObject *set_fields(PyObject *self, PyObject *args) {
+#define SPEC_CAPSULE "packwatch._json_floats.fields"
+
+static void free_spec(PyObject *capsule) {
+    PyMem_Free(PyCapsule_GetPointer(capsule, SPEC_CAPSULE));
+}
+
+static PyObject *fields(PyObject *self, PyObject *args) {
     PyObject *spec;
     (void)self;
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &spec)) return NULL;
     Py_ssize_t m = PyList_GET_SIZE(spec);
-    if (m > MAX_FIELDS) {
-        PyErr_SetString(PyExc_ValueError, "set_fields: too many fields");
+    if (m == 0 || m > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "fields: between 1 and 48 fields");
         return NULL;
     }
-    int slots[N_KINDS] = {0};
-    FieldSpec spec_new[MAX_FIELDS]; /* the table changes only when every entry is good */
+    Spec new_spec = {.n = (int)m};
     for (Py_ssize_t k = 0; k < m; k++) {
         const char *name;
         Py_ssize_t len;
@@ -308,20 +317,22 @@ static PyObject *set_fields(PyObject *self, PyObject *args) {
         if (len <= 0 || len >= MAX_KEY || f.kind < K_FLOAT || f.kind > K_INTLIST || f.slot < 0 ||
             f.slot >= MAX_FIELDS || (f.kind == K_ENUM && mask == 0) ||
             ((f.kind == K_STR || f.kind == K_INTLIST) && f.slot >= MAX_SLOTS)) {
-            PyErr_SetString(PyExc_ValueError, "set_fields: bad field");
+            PyErr_SetString(PyExc_ValueError, "fields: bad field");
             return NULL;
         }
         memcpy(f.name, name, (size_t)len);
         f.len = len;
         f.dflt = dflt;
         f.mask = mask;
-        spec_new[k] = f;
-        if (f.slot + 1 > slots[f.kind]) slots[f.kind] = f.slot + 1;
+        new_spec.f[k] = f;
+        if (f.slot + 1 > new_spec.slots[f.kind]) new_spec.slots[f.kind] = f.slot + 1;
     }
-    memcpy(SPEC, spec_new, sizeof(FieldSpec) * (size_t)m);
-    NSPEC = (int)m;
-    memcpy(NSLOTS, slots, sizeof slots);
-    Py_RETURN_NONE;
+    Spec *held = PyMem_Malloc(sizeof(Spec));
+    if (held == NULL) return PyErr_NoMemory();
+    *held = new_spec;
+    PyObject *capsule = PyCapsule_New(held, SPEC_CAPSULE, free_spec);
+    if (capsule == NULL) PyMem_Free(held);
+    return capsule;
 }
 
 /* A non-negative JSON integer (no fraction, no exponent) up to INT64_MAX; 0 when declined. */
@@ -432,10 +443,11 @@ static inline int matches(const FieldSpec *f, const unsigned char *key, Py_ssize
 
 /* The field of key s[a:b], or -1. Keys usually come in the contract's order: the one
  * after the previous key (`next`) is tried first. */
-static int find_field(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, int next) {
-    if (next < NSPEC && matches(&SPEC[next], s + a, b - a)) return next;
-    for (int j = 0; j < NSPEC; j++)
-        if (matches(&SPEC[j], s + a, b - a)) return j;
+static int find_field(const Spec *S, const unsigned char *s, Py_ssize_t a, Py_ssize_t b,
+                      int next) {
+    if (next < S->n && matches(&S->f[next], s + a, b - a)) return next;
+    for (int j = 0; j < S->n; j++)
+        if (matches(&S->f[j], s + a, b - a)) return j;
     return -1;
 }
 
@@ -622,9 +634,10 @@ static int read_value(const FieldSpec *F, const unsigned char *s, Py_ssize_t n, 
 
 /* Row k of one payload; 1 when taken. texts/lists[slot] receive new references. A key
  * the contract has no field for is passed over, value and all, as msgspec ignores it. */
-static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *table, double *fl,
-                      int64_t *in, int64_t *tm, double *values, Py_ssize_t room, Py_ssize_t *at,
-                      int64_t *cnt, int64_t *off, PyObject **texts, PyObject **lists) {
+static int decode_one(const Spec *S, const unsigned char *s, Py_ssize_t n,
+                      const uint64_t *table, double *fl, int64_t *in, int64_t *tm,
+                      double *values, Py_ssize_t room, Py_ssize_t *at, int64_t *cnt,
+                      int64_t *off, PyObject **texts, PyObject **lists) {
     uint64_t seen = 0;
     int next = 0, done;
     Py_ssize_t i = skip_space(s, n, 0);
@@ -633,7 +646,7 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
     for (;;) {
         Py_ssize_t ka, kb;
         if (!scan_string(s, n, &i, &ka, &kb)) return 0;
-        int f = find_field(s, ka, kb, next);
+        int f = find_field(S, s, ka, kb, next);
         if (f >= 0) {
             if ((seen >> f) & 1) return 0; /* repeated */
             seen |= UINT64_C(1) << f;
@@ -643,8 +656,8 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
         if (i >= n || s[i] != ':') return 0;
         i = skip_space(s, n, i + 1);
         done = f < 0 ? skip_value(s, n, &i, 0)
-                     : read_value(&SPEC[f], s, n, &i, table, fl, in, tm, values, room, at, cnt,
-                                  off, texts, lists);
+                     : read_value(&S->f[f], s, n, &i, table, fl, in, tm, values, room, at,
+                                  cnt, off, texts, lists);
         if (done != 1) return done;
         i = skip_space(s, n, i);
         if (i < n && s[i] == ',') {
@@ -658,9 +671,9 @@ static int decode_one(const unsigned char *s, Py_ssize_t n, const uint64_t *tabl
         }
         return 0;
     }
-    for (int f = 0; f < NSPEC; f++) {
+    for (int f = 0; f < S->n; f++) {
         if ((seen >> f) & 1) continue;
-        const FieldSpec *F = &SPEC[f];
+        const FieldSpec *F = &S->f[f];
         if (F->required) return 0;
         if ((done = set_empty(F, 1, fl, in, tm, texts, lists)) != 1) return done;
     }
@@ -681,22 +694,28 @@ static void place_row(PyObject *columns, int slots, PyObject **row, Py_ssize_t k
 }
 
 static PyObject *decode(PyObject *self, PyObject *args) {
-    PyObject *payloads, *result = NULL, *texts = NULL, *lists = NULL;
+    PyObject *capsule, *payloads, *result = NULL, *texts = NULL, *lists = NULL;
     Py_buffer table, floats, ints, times, values, counts, offsets, ok;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!y*w*w*w*w*w*w*w*", &PyList_Type, &payloads, &table, &floats,
-                          &ints, &times, &values, &counts, &offsets, &ok))
+    if (!PyArg_ParseTuple(args, "OO!y*w*w*w*w*w*w*w*", &capsule, &PyList_Type, &payloads, &table,
+                          &floats, &ints, &times, &values, &counts, &offsets, &ok))
         return NULL;
+    if (!PyCapsule_IsValid(capsule, SPEC_CAPSULE)) {
+        PyErr_SetString(PyExc_TypeError, "decode: the field table must come from fields()");
+        goto done;
+    }
+    const Spec *S = PyCapsule_GetPointer(capsule, SPEC_CAPSULE);
     Py_ssize_t rows = PyList_GET_SIZE(payloads);
-    int nf = NSLOTS[K_FLOAT], ni = NSLOTS[K_INT] > NSLOTS[K_ENUM] ? NSLOTS[K_INT] : NSLOTS[K_ENUM];
-    int nt = NSLOTS[K_TIME], na = NSLOTS[K_ARRAY], ns = NSLOTS[K_STR], nl = NSLOTS[K_INTLIST];
-    if (NSPEC == 0 || table.len != 2 * (Q_MAX - Q_MIN + 1) * (Py_ssize_t)sizeof(uint64_t) ||
+    const int *sl = S->slots;
+    int nf = sl[K_FLOAT], ni = sl[K_INT] > sl[K_ENUM] ? sl[K_INT] : sl[K_ENUM];
+    int nt = sl[K_TIME], na = sl[K_ARRAY], ns = sl[K_STR], nl = sl[K_INTLIST];
+    if (table.len != 2 * (Q_MAX - Q_MIN + 1) * (Py_ssize_t)sizeof(uint64_t) ||
         floats.len != rows * nf * (Py_ssize_t)sizeof(double) ||
         ints.len != rows * ni * (Py_ssize_t)sizeof(int64_t) ||
         times.len != rows * nt * (Py_ssize_t)sizeof(int64_t) ||
         counts.len != rows * na * (Py_ssize_t)sizeof(int64_t) || offsets.len != counts.len ||
         ok.len != rows) {
-        PyErr_SetString(PyExc_ValueError, "decode: buffer sizes do not match (or no set_fields)");
+        PyErr_SetString(PyExc_ValueError, "decode: buffer sizes do not match");
         goto done;
     }
     texts = PyTuple_New(ns);
@@ -726,7 +745,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             continue;
         }
         Py_ssize_t before = at;
-        taken = decode_one(view.buf, view.len, table.buf, (double *)floats.buf + k * nf,
+        taken = decode_one(S, view.buf, view.len, table.buf, (double *)floats.buf + k * nf,
                            (int64_t *)ints.buf + k * ni, (int64_t *)times.buf + k * nt,
                            values.buf, room, &at, (int64_t *)counts.buf + k * na,
                            (int64_t *)offsets.buf + k * na, row_texts, row_lists);
@@ -760,7 +779,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"parse", parse, METH_VARARGS, "Parse JSON arrays of numbers into doubles (see the module)."},
-    {"set_fields", set_fields, METH_VARARGS, "The keys decode() takes (see schemas/json_columns.py)."},
+    {"fields", fields, METH_VARARGS, "The keys decode() reads, checked (see schemas/json_columns.py)."},
     {"decode", decode, METH_VARARGS, "Payloads into column buffers (see schemas/json_columns.py)."},
     {NULL, NULL, 0, NULL},
 };

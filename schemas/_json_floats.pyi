@@ -6,8 +6,9 @@ from typing import Any
 def parse(
     joined: Any, bounds: Any, table: Any, values: Any, counts: Any, offsets: Any, /
 ) -> None: ...
-def set_fields(spec: list[tuple[bytes, int, int, bool, bool, int, int]], /) -> None: ...
+def fields(spec: list[tuple[bytes, int, int, bool, bool, int, int]], /) -> Any: ...
 def decode(
+    fields: Any,
     payloads: list[Any],
     table: Any,
     floats: Any,

@@ -145,7 +145,8 @@ _SLOT = {
     for names in (FLOATS, INTS, TIMES, TEXTS, ARRAYS, INT_LISTS)
     for name in names
 }
-_json_floats.set_fields(
+#: PackSample's keys as the C reader holds them (a capsule it checked).
+_SPEC = _json_floats.fields(
     [
         (f.name.encode(), f.kind, _SLOT[f.name], f.nullable, f.required, f.default, f.enum_mask)
         for f in FIELDS
@@ -188,7 +189,7 @@ def decode_columns(payloads: Sequence[Buffer]) -> Decoded:
     offsets = np.zeros((n, len(ARRAYS)), dtype=np.int64)
     ok = np.zeros(n, dtype=np.bool_)
     texts, lists = _json_floats.decode(
-        items, POWERS_OF_FIVE, floats, ints, times, values, counts, offsets, ok.view(np.int8)
+        _SPEC, items, POWERS_OF_FIVE, floats, ints, times, values, counts, offsets, ok.view(np.int8)
     )
     # Give back the room the numbers did not take (the rows may be views of it).
     used = int((offsets[ok] + counts[ok]).max(initial=0))

@@ -26,6 +26,7 @@ from schemas.json_columns import (
     decode_columns,
     to_micros,
 )
+from schemas.json_floats import POWERS_OF_FIVE
 from schemas.messages import encode
 from schemas.pack_sample import PackSample
 
@@ -324,3 +325,20 @@ def test_a_constrained_field_has_no_column_reader() -> None:
 
     assert _constraints(Annotated[float, msgspec.Meta(description="x")] | None) == []
     assert _constraints(Annotated[float, msgspec.Meta(ge=0)] | None) == ["ge"]
+
+
+def test_the_reader_takes_only_a_checked_field_table() -> None:
+    from schemas import _json_floats
+
+    with pytest.raises(ValueError, match="between 1 and 48"):
+        _json_floats.fields([])
+    with pytest.raises(ValueError, match="bad field"):
+        _json_floats.fields([(b"x", 99, 0, False, True, -1, 0)])  # no such kind
+    one_float = _json_floats.fields([(b"x", 1, 0, False, True, -1, 0)])
+    floats, ok = np.empty((1, 1)), np.zeros(1, dtype=np.int8)
+    empty = np.empty(0, dtype=np.int64)
+    buffers = (POWERS_OF_FIVE, floats, empty, empty, np.empty(8), empty, empty, ok)
+    assert _json_floats.decode(one_float, [b'{"x": 2.5}'], *buffers) == ((), ())
+    assert ok.tolist() == [1] and floats[0, 0] == 2.5
+    with pytest.raises(TypeError, match="must come from fields"):
+        _json_floats.decode(object(), [b'{"x": 2.5}'], *buffers)
