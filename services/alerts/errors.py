@@ -12,9 +12,7 @@ backoff until the route's attempts run out, then the notification is left
 
 from __future__ import annotations
 
-from services.core.errors import is_retriable
-
-__all__ = ["AlertsError", "DeliveryError", "PermanentDelivery", "is_retriable"]
+__all__ = ["AlertsError", "DeliveryError", "PermanentDelivery"]
 
 
 class AlertsError(RuntimeError):

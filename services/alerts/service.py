@@ -27,13 +27,13 @@ from schemas.errors import MessageDecodeError
 from schemas.events import AnomalyEvent
 from schemas.messages import decode_anomaly_event
 from services.alerts.apply import Applier, Clock
-from services.alerts.errors import is_retriable
 from services.alerts.faults import CrashPoint
 from services.alerts.metric_defs import AlertMetrics
 from services.alerts.notify import Notifier
 from services.alerts.relay import Relay
 from services.alerts.settings import AlertsSettings
 from services.alerts.sweep import Sweeper
+from services.core.errors import is_retriable
 from services.ingest.dlq import DeadLetter
 
 log = structlog.get_logger(__name__)

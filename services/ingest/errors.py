@@ -11,9 +11,7 @@ dead-letter topic for them.
 
 from __future__ import annotations
 
-from services.core.errors import is_data_error, is_retriable
-
-__all__ = ["DlqLimitExceeded", "IngestError", "WriteAbandoned", "is_data_error", "is_retriable"]
+__all__ = ["DlqLimitExceeded", "IngestError", "WriteAbandoned"]
 
 
 class IngestError(RuntimeError):

@@ -29,8 +29,9 @@ from schemas.db.rollups import (
 )
 from schemas.db.tables import pack_samples
 from schemas.pack_batch import SampleColumns
+from services.core.errors import is_data_error, is_retriable
 from services.ingest.batch import Batch
-from services.ingest.errors import WriteAbandoned, is_data_error, is_retriable
+from services.ingest.errors import WriteAbandoned
 from services.ingest.pgcopy import BinaryCopyEncoder, as_source
 from services.ingest.rows import COLUMNS
 
