@@ -73,10 +73,10 @@ class ScoringService:
         self.samples_scored = 0
         self.samples_warmed = 0  # replayed by a warm start, results dropped
         self.undecodable = 0
-        # The stored-history read in flight and how many vehicles it is for, and the
-        # vehicles waiting for the next one (with their first sample's time).
+        # The stored-history read in flight and the vehicles it is for (with their
+        # first sample's time), and those waiting for the next one.
         self._history: asyncio.Task[History] | None = None
-        self._history_vehicles = 0
+        self._history_for: dict[str, float] = {}
         self._history_wanted: dict[str, float] = {}
         # The warm-up series exist from the start: rate() needs a sample before the
         # first warm-up to see it whole, and a panel reads 0 rather than no data.
@@ -115,9 +115,8 @@ class ScoringService:
         for vid, t in self.scorer.needs_history(samples, HISTORY_GAP_S).items():
             self._history_wanted[vid] = min(t, self._history_wanted.get(vid, t))
         if self._history is None and self._history_wanted:
-            wanted, self._history_wanted = self._history_wanted, {}
-            self._history_vehicles = len(wanted)
-            self._history = asyncio.create_task(self._read_history(wanted))
+            self._history_for, self._history_wanted = self._history_wanted, {}
+            self._history = asyncio.create_task(self._read_history(self._history_for))
             await asyncio.wait({self._history}, timeout=self.settings.history_wait_s)
             self._merge_history()
 
@@ -130,13 +129,14 @@ class ScoringService:
         try:
             history = task.result()
         except Exception as exc:  # noqa: BLE001 - best effort, as the warm-up
-            log.warning("insulation_history_skipped", vehicles=self._history_vehicles,
+            log.warning("insulation_history_skipped", vehicles=len(self._history_for),
                         error=f"{type(exc).__name__}: {exc}")  # fmt: skip
         else:
             for vid, (hours, values) in history.items():
                 self.scorer.detector.seed_insulation(vid, hours, values)
-            log.info("insulation_history", vehicles=self._history_vehicles,
+            log.info("insulation_history", vehicles=len(self._history_for),
                      with_history=len(history))  # fmt: skip
+        self._history_for = {}
 
     async def _read_history(self, first_ts: dict[str, float]) -> History:
         return await asyncio.wait_for(
