@@ -301,7 +301,7 @@ static PyObject *fields(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &spec)) return NULL;
     Py_ssize_t m = PyList_GET_SIZE(spec);
     if (m == 0 || m > MAX_FIELDS) {
-        PyErr_SetString(PyExc_ValueError, "fields: between 1 and 48 fields");
+        PyErr_Format(PyExc_ValueError, "fields: between 1 and %d fields", MAX_FIELDS);
         return NULL;
     }
     Spec new_spec = {.n = (int)m};
@@ -736,20 +736,17 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         PyObject *item = PyList_GET_ITEM(payloads, k);
         PyObject *row_texts[MAX_SLOTS] = {NULL}, *row_lists[MAX_SLOTS] = {NULL};
         Py_buffer view;
-        int taken;
-        if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) { /* not bytes-like: declined */
-            PyErr_Clear();
-            ((char *)ok.buf)[k] = 0;
-            place_row(texts, ns, row_texts, k, 0);
-            place_row(lists, nl, row_lists, k, 0);
-            continue;
-        }
+        int taken = 0;
         Py_ssize_t before = at;
-        taken = decode_one(S, view.buf, view.len, table.buf, (double *)floats.buf + k * nf,
-                           (int64_t *)ints.buf + k * ni, (int64_t *)times.buf + k * nt,
-                           values.buf, room, &at, (int64_t *)counts.buf + k * na,
-                           (int64_t *)offsets.buf + k * na, row_texts, row_lists);
-        PyBuffer_Release(&view);
+        if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) == 0) {
+            taken = decode_one(S, view.buf, view.len, table.buf, (double *)floats.buf + k * nf,
+                               (int64_t *)ints.buf + k * ni, (int64_t *)times.buf + k * nt,
+                               values.buf, room, &at, (int64_t *)counts.buf + k * na,
+                               (int64_t *)offsets.buf + k * na, row_texts, row_lists);
+            PyBuffer_Release(&view);
+        } else {
+            PyErr_Clear(); /* not bytes-like: declined */
+        }
         if (taken < 0) { /* a Python error (memory) */
             for (int j = 0; j < MAX_SLOTS; j++) {
                 Py_XDECREF(row_texts[j]);

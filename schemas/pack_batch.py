@@ -50,7 +50,6 @@ from schemas.limits import (
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS, Buffer, gc_paused
 from schemas.pack_sample import PackSample
 from schemas.packing import float_rows
-from schemas.sample_checks import SCALAR_FLOATS
 from schemas.validation import decode_and_validate
 
 #: Finds the limits of a vehicle's pack by vehicle id; None when it is unknown.
@@ -123,7 +122,7 @@ def columns_of(samples: Sequence[PackSample], positions: Sequence[int]) -> Sampl
     """The columns of ``samples`` as they are (no checks); arrays must share a length."""
     n = len(samples)
     # One conversion per kind of field, not per field: None becomes NaN.
-    floats = np.array(_table(samples, SCALAR_FLOATS), dtype=np.float64).reshape(n, -1)
+    floats = np.array(_table(samples, FLOATS), dtype=np.float64).reshape(n, -1)
     small = np.array(_table(samples, _SMALL_INTS), dtype=np.float64).reshape(n, -1)
     small = np.where(np.isnan(small), -1.0, small)
     seq = np.fromiter(_table(samples, ["seq"]), dtype=np.int64, count=n)
@@ -136,7 +135,7 @@ def columns_of(samples: Sequence[PackSample], positions: Sequence[int]) -> Sampl
         positions=np.asarray(positions, dtype=np.intp),
         text={name: _table(samples, [name]) for name in TEXTS},
         times={name: to_micros(_table(samples, [name])) for name in TIMES},
-        floats={name: floats[:, j] for j, name in enumerate(SCALAR_FLOATS)},
+        floats={name: floats[:, j] for j, name in enumerate(FLOATS)},
         ints={"seq": seq}
         | {name: small[:, j].astype(np.int64) for j, name in enumerate(_SMALL_INTS)},
         arrays={name: array(name) for name in ARRAYS},
@@ -247,7 +246,7 @@ def _columns(dec: Decoded, rows: NDArray[np.intp], d: PackLimits) -> SampleColum
         positions=rows,
         text={name: [dec.texts[name][k] for k in picked] for name in TEXTS},
         times={name: times[:, j] for j, name in enumerate(TIMES)},
-        floats={name: floats[:, FLOATS.index(name)] for name in SCALAR_FLOATS},
+        floats={name: floats[:, j] for j, name in enumerate(FLOATS)},
         ints={name: ints[:, INTS.index(name)] for name in INT_FIELDS},
         arrays={
             name: _rows(dec.values, dec.offsets[rows, ARRAYS.index(name)], widths[name])

@@ -12,27 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import get_type_hints
-
-import msgspec
 
 from schemas.errors import RejectReason, SampleRejected
+from schemas.json_columns import FLOATS
 from schemas.limits import FAULT_CODE_MAX, ID_MAX_LEN, SEQ_MAX, PackLimits
 from schemas.messages import SUPPORTED_SCHEMA_VERSIONS
 from schemas.pack_sample import PackSample
 
 R = RejectReason
-
-
-def _scalar_floats() -> tuple[str, ...]:
-    hints = get_type_hints(PackSample)
-    fields = msgspec.structs.fields(PackSample)
-    return tuple(f.name for f in fields if hints[f.name] in (float, float | None))
-
-
-#: The scalar float fields of a ``PackSample``, in its order: checked for NaN/Inf
-#: before any range check, here and over whole columns (schemas/pack_batch.py).
-SCALAR_FLOATS = _scalar_floats()
 
 
 def _reject(reason: RejectReason, detail: str) -> SampleRejected:
@@ -77,7 +64,7 @@ def _first_non_finite(values: Sequence[float]) -> int | None:
 
 
 def _check_finite(s: PackSample) -> None:
-    for name in SCALAR_FLOATS:
+    for name in FLOATS:  # PackSample's scalar float fields, in its order
         v: float | None = getattr(s, name)
         if v is not None and not math.isfinite(v):
             raise _reject(R.NON_FINITE, f"{name} = {v}")

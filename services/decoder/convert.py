@@ -35,13 +35,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from schemas.common import EPOCH, ChargingState, ContactorState, HvilState, micros
+from schemas.common import ChargingState, ContactorState, HvilState, at_micros, micros
 from schemas.pack_sample import PackSample
 from services.decoder.vectorized import DecodedBatch
 
@@ -263,9 +263,9 @@ def to_samples(
         ms = received[i]
         samples.append((i, PackSample(
             vehicle_id=batch.vehicle_ids[i],
-            ts=EPOCH + timedelta(microseconds=ts_us[i]),
+            ts=at_micros(ts_us[i]),
             seq=seq[i],
-            received_at=None if ms is None else EPOCH + timedelta(milliseconds=ms),
+            received_at=None if ms is None else at_micros(ms * 1000),
             pack_voltage_v=c["pack_voltage_v"][i],
             pack_current_a=c["pack_current_a"][i],
             soc_pct=c["soc_pct"][i],

@@ -9,11 +9,11 @@ computed from the quantised arrays, consistent with ``with_cell_stats``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
-from schemas.common import EPOCH, ChargingState, ContactorState, HvilState
+from schemas.common import ChargingState, ContactorState, HvilState, at_micros
 from schemas.pack_sample import PackSample
 from services.simulator.encode import quantise
 from services.simulator.fleet import Fleet, FleetConfig
@@ -64,7 +64,7 @@ def pack_samples(r: Readings, received_at: datetime | None = None) -> list[PackS
             PackSample(
                 vehicle_id=r.vehicle_ids[b],
                 pack_id=r.pack_ids[b],
-                ts=EPOCH + timedelta(microseconds=int(r.ts_us[b])),
+                ts=at_micros(int(r.ts_us[b])),
                 seq=int(r.seq[b]),
                 received_at=received_at,
                 cell_voltages=cv_l[b],
